@@ -1,0 +1,42 @@
+// Builds the loadable extension into dist/: bundles each runtime context's
+// entry with esbuild (ES module build of TF.js, no eval, no remote code) and
+// copies the static files beside them.
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+
+const OUT = 'dist';
+
+// one bundle per runtime context; each path is relative to src/
+const ENTRIES = [];
+
+// copied as they are: [from, to] relative to this folder and dist/
+const STATIC = [
+  ['manifest.json', 'manifest.json'],
+  ['model', 'model'],
+  ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm.wasm'],
+  ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm', 'wasm/tfjs-backend-wasm-simd.wasm'],
+  ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm', 'wasm/tfjs-backend-wasm-threaded-simd.wasm'],
+];
+
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(OUT, { recursive: true });
+for (const [from, to] of STATIC) {
+  if (!existsSync(from)) {
+    throw new Error(`build: ${from} is missing; run \`python -m converter\` for model/ or \`npm ci\` for node_modules/.`);
+  }
+  cpSync(from, `${OUT}/${to}`, { recursive: true });
+}
+if (ENTRIES.length) {
+  await esbuild.build({
+    entryPoints: ENTRIES.map((e) => `src/${e}`),
+    outdir: OUT,
+    outbase: 'src',
+    bundle: true,
+    format: 'esm',
+    target: 'chrome120',
+    minify: true,
+    sourcemap: false,
+    logLevel: 'info',
+  });
+}
+console.log(`build: extension written to ${OUT}/`);

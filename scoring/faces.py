@@ -1,0 +1,216 @@
+"""Image decoding, face detection, face cropping and preprocessing.
+
+This is the one place that turns image bytes into the face crops the model
+sees. Training, evaluation and the backend all import it; the extension's
+JavaScript (extension/src/lib/faces.js) mirrors it step for step, and the
+converter's parity test holds the two together.
+
+The pipeline:
+  1. decode: EXIF orientation applied, first frame only, alpha composited
+     onto white, any mode to 8-bit RGB.
+  2. detect: BlazeFace (TF.js graph model from @vladmandic/human, MIT) on the
+     image letterboxed into a square; when nothing is found, again with the
+     image shrunk to half of the square, so tight crops where the face fills
+     the frame are still found.
+  3. crop: a square around the face box, `margin` of the box size added on
+     each side, zero-padded outside the image, resized to the model input.
+Resizing first halves by 2x2 averaging while the source is over twice the
+target, then resizes bilinearly: both steps exist, bit for bit, in TF.js.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+FACE_DETECTOR_PATH = Path(__file__).resolve().parent.parent / "shipped_model" / "face_detector" / "blazeface.json"
+
+DETECTOR_INPUT = 256  # the BlazeFace "back camera" model's fixed input size
+NMS_IOU = 0.3  # overlapping detections of one face are merged above this
+MAX_FACES = 20  # a crowd photo beyond this is scored on its 20 surest faces
+MIN_FACE_PX = 24  # a smaller "face" is too small to judge and is mostly a false hit
+# Detection passes, tried in turn until one finds a face:
+# (share of the letterboxed square the image fills, min detector score,
+#  min face size as a share of the image's short side).
+# The first pass suits photos with faces in them; the next two shrink the
+# image so that BlazeFace (made for faces a few metres away) finds a face that
+# fills the frame. Those passes only accept faces that span much of the image,
+# which keeps landscapes and logos from yielding "faces". Values chosen on a
+# sample of val images and on non-face photos (see MODEL_CARD.md).
+DETECTION_PASSES = ((1.0, 0.7, 0.0), (0.5, 0.6, 0.4), (0.25, 0.6, 0.4))
+MAX_PIXELS = 40_000_000  # larger images are refused as decompression bombs
+ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "MPO"}
+
+
+class ImageError(ValueError):
+    """The bytes are not an image we can score; the message says why."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face: box in image pixels (x, y, w, h) and detector score."""
+
+    box: tuple[float, float, float, float]
+    confidence: float
+
+
+def load_image(data: bytes) -> np.ndarray:
+    """Decode image bytes into an HxWx3 uint8 RGB array, or raise ImageError."""
+    if not data:
+        raise ImageError("The image is empty.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+            if img.format not in ALLOWED_FORMATS:
+                raise ImageError(f"Unsupported image format {img.format}; send JPEG, PNG, WebP, GIF or BMP.")
+            if img.width * img.height > MAX_PIXELS:
+                raise ImageError(
+                    f"The image is {img.width}x{img.height}, over the {MAX_PIXELS // 1_000_000} megapixel limit."
+                )
+            img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+        except ImageError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise ImageError("The image claims too many pixels to decode safely.") from e
+        except UnidentifiedImageError as e:
+            raise ImageError("The data is not an image we can read; send JPEG, PNG, WebP, GIF or BMP.") from e
+        except (OSError, SyntaxError, ValueError) as e:
+            raise ImageError(f"The image is damaged or truncated ({e}).") from e
+    return to_rgb(img)
+
+
+def to_rgb(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode to uint8 RGB; transparency composited onto white."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit grayscale: keep the top 8 bits
+        arr = np.asarray(img, dtype=np.uint32) >> 8
+        img = Image.fromarray(arr.clip(0, 255).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def _halve(img: np.ndarray) -> np.ndarray:
+    """2x2 average, dropping an odd last row/column (TF.js avgPool 'valid')."""
+    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
+    img = img[:h, :w].astype(np.float32)
+    return (img[0::2, 0::2] + img[1::2, 0::2] + img[0::2, 1::2] + img[1::2, 1::2]) * 0.25
+
+
+def resize_square(img: np.ndarray, size: int) -> np.ndarray:
+    """Resize a square HxWx3 image to size x size float32, anti-aliased by halving."""
+    import tensorflow as tf
+
+    img = img.astype(np.float32)
+    while min(img.shape[0], img.shape[1]) >= 4 * size:
+        img = _halve(img)
+    out = tf.image.resize(img[None], (size, size), method="bilinear", antialias=False)
+    return out[0].numpy()
+
+
+def _round(v: float) -> int:
+    """Round half up, as JavaScript's Math.round does."""
+    return math.floor(v + 0.5)
+
+
+def _place(img: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """The side x side window of img at (x0, y0), zeros where it leaves the image."""
+    h, w = img.shape[:2]
+    out = np.zeros((side, side, 3), dtype=img.dtype)
+    sx0, sy0 = max(x0, 0), max(y0, 0)
+    sx1, sy1 = min(x0 + side, w), min(y0 + side, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = img[sy0:sy1, sx0:sx1]
+    return out
+
+
+@lru_cache(maxsize=1)
+def _anchors() -> np.ndarray:
+    """BlazeFace anchor centres in input pixels: 16x16 grid x2, then 8x8 x6."""
+    rows = []
+    for stride, per_cell in ((DETECTOR_INPUT // 16, 2), (DETECTOR_INPUT // 8, 6)):
+        cells = DETECTOR_INPUT // stride
+        for gy in range(cells):
+            for gx in range(cells):
+                rows += [(stride * (gx + 0.5), stride * (gy + 0.5))] * per_cell
+    return np.array(rows, dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
+def _detector():
+    from scoring.tfjs_graph import load_graph_model
+
+    return load_graph_model(FACE_DETECTOR_PATH)
+
+
+def _raw_detections(square: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (N, 4: x, y, w, h in detector pixels) and scores for a square image."""
+    x = resize_square(square, DETECTOR_INPUT) / 127.5 - 1.0
+    out = _detector()(x[None])
+    # outputs: scores 512x1, scores 384x1, regressors 512x16, regressors 384x16
+    s512, s384, r512, r384 = (out[k].numpy()[0] for k in sorted(out))
+    raw = np.concatenate([np.concatenate([s512, r512], 1), np.concatenate([s384, r384], 1)], 0)
+    centres = raw[:, 1:3] + _anchors()
+    sizes = raw[:, 3:5]
+    boxes = np.concatenate([centres - sizes / 2, sizes], 1)
+    scores = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 0], -80, 80)))
+    return boxes, scores
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, min_score: float) -> list[int]:
+    import tensorflow as tf
+
+    corners = np.stack(
+        [boxes[:, 1], boxes[:, 0], boxes[:, 1] + boxes[:, 3], boxes[:, 0] + boxes[:, 2]], 1
+    )
+    keep = tf.image.non_max_suppression(corners, scores, MAX_FACES, NMS_IOU, min_score)
+    return [int(i) for i in keep.numpy()]
+
+
+def _detect_in_square(rgb: np.ndarray, fill: float, min_score: float, min_share: float) -> list[Face]:
+    """Letterbox rgb so its long side is `fill` of a square, centred; detect."""
+    h, w = rgb.shape[:2]
+    side = _round(max(h, w) / fill)
+    x0, y0 = (side - w) // 2, (side - h) // 2
+    square = _place(rgb, -x0, -y0, side)
+    boxes, scores = _raw_detections(square)
+    k = side / DETECTOR_INPUT
+    faces = []
+    min_side = max(MIN_FACE_PX, min_share * min(h, w))
+    for i in _nms(boxes, scores, min_score):
+        bx, by, bw, bh = boxes[i] * k
+        x1, y1 = max(bx - x0, 0.0), max(by - y0, 0.0)
+        x2, y2 = min(bx - x0 + bw, w), min(by - y0 + bh, h)
+        if max(x2 - x1, y2 - y1) >= min_side:
+            faces.append(Face((float(x1), float(y1), float(x2 - x1), float(y2 - y1)), float(scores[i])))
+    return faces
+
+
+def detect_faces(rgb: np.ndarray) -> list[Face]:
+    """Faces in an RGB image, surest first; [] when there is none."""
+    for fill, min_score, min_share in DETECTION_PASSES:
+        faces = _detect_in_square(rgb, fill, min_score, min_share)
+        if faces:
+            return faces
+    return []
+
+
+def crop_face(rgb: np.ndarray, box, margin: float, size: int) -> np.ndarray:
+    """The square face crop the model sees: size x size x 3 float32 in 0..255."""
+    x, y, w, h = box
+    side = max(_round(max(w, h) * (1 + 2 * margin)), 1)
+    x0 = _round(x + w / 2 - side / 2)
+    y0 = _round(y + h / 2 - side / 2)
+    return resize_square(_place(rgb, x0, y0, side), size)

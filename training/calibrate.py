@@ -1,0 +1,51 @@
+"""Choose the decision threshold and the uncertain band on validation scores."""
+
+import numpy as np
+
+TARGET_PRECISION = 0.95  # outside the band, a verdict is right at least this often on val
+MAX_BAND_SHARE = 0.15  # the band never swallows more than this share of val images
+
+
+def choose_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold with the best balanced accuracy (mean of both class recalls).
+
+    Balanced accuracy weighs a false alarm on a real photo as heavily as a
+    missed fake, whatever the class mix of the validation set.
+    """
+    labels = np.asarray(labels).astype(bool)
+    candidates = np.unique(np.round(scores, 4))
+    best, best_t = -1.0, 0.5
+    for t in candidates:
+        pred = scores >= t
+        bal = (pred[labels].mean() + (~pred[~labels]).mean()) / 2
+        if bal > best:
+            best, best_t = bal, float(t)
+    return best_t
+
+
+def choose_band(labels: np.ndarray, scores: np.ndarray, threshold: float) -> tuple[float, float]:
+    """[low, high) around the threshold: outside it, verdicts reach TARGET_PRECISION.
+
+    low is the highest score below which reals make up TARGET_PRECISION of the
+    images; high the lowest score above which fakes do. If that band would
+    hold more than MAX_BAND_SHARE of the images, it is narrowed symmetrically
+    (in rank) around the threshold.
+    """
+    labels = np.asarray(labels).astype(bool)
+    order = np.argsort(scores)
+    s, y = scores[order], labels[order]
+    n = len(s)
+    # real share among scores < s[i] and fake share among scores >= s[i]
+    real_below = np.cumsum(~y) / np.arange(1, n + 1)
+    fake_above = (np.cumsum(y[::-1]) / np.arange(1, n + 1))[::-1]
+    t_idx = int(np.searchsorted(s, threshold))
+    ok_low = [i for i in range(1, t_idx + 1) if real_below[i - 1] >= TARGET_PRECISION]
+    ok_high = [i for i in range(t_idx, n) if fake_above[i] >= TARGET_PRECISION]
+    lo_idx = max(ok_low) if ok_low else t_idx
+    hi_idx = min(ok_high) if ok_high else t_idx
+    max_half = int(MAX_BAND_SHARE * n / 2)
+    lo_idx = max(lo_idx, t_idx - max_half)
+    hi_idx = min(hi_idx, t_idx + max_half)
+    low = float(s[lo_idx]) if lo_idx < n else threshold
+    high = float(s[hi_idx]) if hi_idx < n else 1.0
+    return round(min(low, threshold), 4), round(max(high, threshold), 4)

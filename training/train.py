@@ -1,0 +1,190 @@
+"""Train the shipped deepfake classifier from nothing.
+
+    python -m training.train                  # face crops, then training, then val calibration
+    python -m training.train --resume         # carry on an interrupted run
+    python -m training.train --epochs 1 --steps-per-epoch 5 --init random   # smoke run
+
+Writes to --out-dir: deepfake_classifier.keras and config.json (this run's
+config, the input size, preprocessing, class order, and the threshold and
+uncertain band chosen on `val`). Checkpoints and train.log go to --run-dir.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from training.config import TrainConfig
+
+
+def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
+    cfg = TrainConfig()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in TrainConfig.field_names():
+        value = getattr(cfg, name)
+        if isinstance(value, (dict, tuple)):
+            continue  # structured knobs are edited in training/config.py
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            p.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=value, help=f"default {value}")
+        else:
+            p.add_argument(flag, type=type(value), default=value, help=f"default {value}")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --run-dir")
+    p.add_argument("--version", default="1.0.0", help="model version written to config.json")
+    args = p.parse_args(argv)
+    for name in TrainConfig.field_names():
+        if hasattr(args, name):
+            setattr(cfg, name, getattr(args, name))
+    return cfg, args
+
+
+def set_seeds(seed: int):
+    import keras
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def make_model(cfg: TrainConfig, total_steps: int):
+    import keras
+
+    from training.model import build_classifier, load_imagenet_weights
+
+    model = build_classifier(cfg.image_size, cfg.dropout)
+    if cfg.init == "imagenet":
+        load_imagenet_weights(model)
+    elif cfg.init != "random":
+        raise SystemExit(f"--init must be 'imagenet' or 'random', not {cfg.init!r}.")
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0,
+        decay_steps=max(total_steps - cfg.warmup_steps, 1),
+        warmup_target=cfg.learning_rate,
+        warmup_steps=min(cfg.warmup_steps, total_steps),
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+        loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def score(model, images: np.ndarray, tta_flip: bool, batch_size: int = 64) -> np.ndarray:
+    x = images.astype(np.float32)
+    p = model.predict(x, batch_size=batch_size, verbose=0)[:, 0]
+    if tta_flip:
+        p = (p + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)[:, 0]) / 2
+    return p
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train(cfg: TrainConfig, resume: bool = False, version: str = "1.0.0") -> Path:
+    """Run the whole recipe; return the folder holding the trained model."""
+    import keras
+    from sklearn.metrics import roc_auc_score
+
+    from scoring import faces
+    from scoring.classifier import CLASS_ORDER, CONFIG_FILE, MODEL_FILE
+    from training.calibrate import choose_band, choose_threshold
+    from training.data import eval_dataset, load_split, train_dataset
+    from training.prepare import cache_path, prepare
+
+    set_seeds(cfg.seed)
+    cache = cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
+    if not cache.is_file():
+        prepare(cfg.manifest, cfg.cache_dir, cfg.image_size, cfg.margin)
+    train_crops, val_crops = load_split(cache, "train"), load_split(cache, "val")
+    print(f"train {len(train_crops.labels)} faces, val {len(val_crops.labels)} faces")
+
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        for stale in (run_dir / "backup", run_dir / "history.csv"):
+            if stale.is_dir():
+                import shutil
+
+                shutil.rmtree(stale)
+            elif stale.exists():
+                stale.unlink()
+    total_steps = cfg.epochs * cfg.steps_per_epoch
+    model = make_model(cfg, total_steps)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
+    ]
+    model.fit(
+        train_dataset(train_crops, cfg),
+        epochs=cfg.epochs,
+        steps_per_epoch=cfg.steps_per_epoch,
+        validation_data=eval_dataset(val_crops, 64),
+        callbacks=callbacks,
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+
+    val_scores = score(model, val_crops.images, cfg.tta_flip)
+    threshold = choose_threshold(val_crops.labels, val_scores)
+    band = choose_band(val_crops.labels, val_scores, threshold)
+    val_metrics = {"auc": float(roc_auc_score(val_crops.labels, val_scores))}
+    for source in sorted(set(val_crops.sources.tolist())):
+        m = val_crops.sources == source
+        val_metrics[f"auc_{source}"] = float(roc_auc_score(val_crops.labels[m], val_scores[m]))
+    val_metrics["accuracy"] = float(((val_scores >= threshold) == val_crops.labels.astype(bool)).mean())
+    print(f"val: {json.dumps(val_metrics)}; threshold {threshold}, uncertain band {band}")
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = out / MODEL_FILE
+    # ship the weights without the optimizer state: a third of the size
+    from training.model import build_classifier
+
+    shipped = build_classifier(cfg.image_size, cfg.dropout)
+    shipped.set_weights(model.get_weights())
+    shipped.save(model_path)
+    config = {
+        "name": "deepfake-mobilenetv2",
+        "version": version,
+        "sha256": sha256(model_path),
+        "input_size": cfg.image_size,
+        "input": "RGB, float32 0..255, NHWC; the model scales and ImageNet-normalises inside",
+        "margin": cfg.margin,
+        "class_order": list(CLASS_ORDER),
+        "output": "P(fake), one sigmoid unit",
+        "threshold": threshold,
+        "uncertain_band": list(band),
+        "tta_flip": cfg.tta_flip,
+        "face_detector": {
+            "model": "face_detector/blazeface.json",
+            "input_size": faces.DETECTOR_INPUT,
+            "nms_iou": faces.NMS_IOU,
+            "max_faces": faces.MAX_FACES,
+            "min_face_px": faces.MIN_FACE_PX,
+            "passes": [
+                {"fill": f, "min_score": s, "min_face_share": m} for f, s, m in faces.DETECTION_PASSES
+            ],
+        },
+        "parameters": int(model.count_params()),
+        "val_metrics": val_metrics,
+        "train_config": cfg.to_dict(),
+    }
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    print(f"model written to {model_path}")
+    return out
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    cfg, args = parse_args(argv)
+    train(cfg, resume=args.resume, version=args.version)
+
+
+if __name__ == "__main__":
+    main()
