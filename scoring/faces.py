@@ -33,6 +33,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 FACE_DETECTOR_PATH = Path(__file__).resolve().parent.parent / "shipped_model" / "face_detector" / "blazeface.json"
 
 DETECTOR_INPUT = 256  # the BlazeFace "back camera" model's fixed input size
+DETECTOR_NORM = (127.5, 1.0)  # BlazeFace wants pixels in -1..1: x / 127.5 - 1.0
 NMS_IOU = 0.3  # overlapping detections of one face are merged above this
 MAX_FACES = 20  # a crowd photo beyond this is scored on its 20 surest faces
 MIN_FACE_PX = 24  # a smaller "face" is too small to judge and is mostly a false hit
@@ -45,6 +46,7 @@ MIN_FACE_PX = 24  # a smaller "face" is too small to judge and is mostly a false
 # which keeps landscapes and logos from yielding "faces". Values chosen on a
 # sample of val images and on non-face photos (see MODEL_CARD.md).
 DETECTION_PASSES = ((1.0, 0.7, 0.0), (0.5, 0.6, 0.4), (0.25, 0.6, 0.4))
+HALVE_AT = 4  # halve by 2x2 averaging while the side is >= 4x the target, so bilinear skips no pixels
 MAX_PIXELS = 40_000_000  # larger images are refused as decompression bombs
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "MPO"}
 
@@ -114,7 +116,7 @@ def resize_square(img: np.ndarray, size: int) -> np.ndarray:
     import tensorflow as tf
 
     img = img.astype(np.float32)
-    while min(img.shape[0], img.shape[1]) >= 4 * size:
+    while min(img.shape[0], img.shape[1]) >= HALVE_AT * size:
         img = _halve(img)
     out = tf.image.resize(img[None], (size, size), method="bilinear", antialias=False)
     return out[0].numpy()
@@ -157,7 +159,7 @@ def _detector():
 
 def _raw_detections(square: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (N, 4: x, y, w, h in detector pixels) and scores for a square image."""
-    x = resize_square(square, DETECTOR_INPUT) / 127.5 - 1.0
+    x = resize_square(square, DETECTOR_INPUT) / DETECTOR_NORM[0] - DETECTOR_NORM[1]
     out = _detector()(x[None])
     # outputs: scores 512x1, scores 384x1, regressors 512x16, regressors 384x16
     s512, s384, r512, r384 = (out[k].numpy()[0] for k in sorted(out))
