@@ -9,9 +9,32 @@ weight shards; we put the constants back and import the graph.
 import json
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
-from tensorflowjs.read_weights import read_weights
+
+# Not tensorflowjs.read_weights: importing tensorflowjs pulls in its whole
+# converter stack (ydf, tensorflow_hub), which the backend does not need and
+# which fails to import under some consoles. Plain float32/int32 shards are
+# simple enough to read here.
+DTYPES = {"float32": np.float32, "int32": np.int32}
+
+
+def read_weights(manifest: list, folder: Path) -> dict:
+    """{name: ndarray} from a TF.js weights manifest and its shard files."""
+    weights = {}
+    for group in manifest:
+        data = b"".join((folder / p).read_bytes() for p in group["paths"])
+        offset = 0
+        for w in group["weights"]:
+            if w["dtype"] not in DTYPES or "quantization" in w:
+                raise ValueError(f"{w['name']}: only unquantised float32/int32 weights are supported.")
+            dtype = np.dtype(DTYPES[w["dtype"]]).newbyteorder("<")
+            count = int(np.prod(w["shape"])) if w["shape"] else 1
+            arr = np.frombuffer(data, dtype, count, offset).reshape(w["shape"])
+            weights[w["name"]] = arr
+            offset += count * dtype.itemsize
+    return weights
 
 
 def load_graph_model(model_json: Path):
@@ -23,11 +46,7 @@ def load_graph_model(model_json: Path):
     model_json = Path(model_json)
     spec = json.loads(model_json.read_text())
     graph_def = json_format.ParseDict(spec["modelTopology"], tf.compat.v1.GraphDef())
-    weights = {
-        w["name"]: w["data"]
-        for group in read_weights(spec["weightsManifest"], str(model_json.parent))
-        for w in group
-    }
+    weights = read_weights(spec["weightsManifest"], model_json.parent)
     for node in graph_def.node:
         if node.op == "Const" and node.name in weights:
             node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights[node.name]))
@@ -36,9 +55,12 @@ def load_graph_model(model_json: Path):
             num_args = node.attr["num_args"].i
             node.attr["TArgs"].list.type.extend([node.attr["T"].type] * num_args)
 
-    signature = spec["userDefinedMetadata"]["signature"]
-    input_name = next(iter(signature["inputs"]))
+    # tensorflowjs 4.22 writes it at the top; BlazeFace's converter put it in userDefinedMetadata
+    signature = spec.get("signature") or spec["userDefinedMetadata"]["signature"]
+    # signature keys are names for callers; each entry's "name" is the graph tensor
+    input_name = next(iter(signature["inputs"].values()))["name"]
     output_names = sorted(signature["outputs"])
+    output_tensors = [signature["outputs"][k]["name"] for k in output_names]
 
     def imported():
         tf.compat.v1.import_graph_def(graph_def, name="")
@@ -47,7 +69,7 @@ def load_graph_model(model_json: Path):
     graph = wrapped.graph
     fn = wrapped.prune(
         graph.get_tensor_by_name(input_name),
-        [graph.get_tensor_by_name(name) for name in output_names],
+        [graph.get_tensor_by_name(name) for name in output_tensors],
     )
 
     def run(x):

@@ -1,0 +1,1 @@
+"""Keras model -> TensorFlow.js files for the extension (`python -m converter`)."""
