@@ -94,9 +94,13 @@ class Classifier:
     def crop(self, rgb: np.ndarray, face: face_ops.Face) -> np.ndarray:
         return face_ops.crop_face(rgb, face.box, self.margin, self.input_size)
 
-    def score_image(self, rgb: np.ndarray) -> ImageScore:
-        """Detect every face at full resolution and score each one."""
-        found = face_ops.detect_faces(rgb)
+    def score_image(self, rgb: np.ndarray, full_resolution: bool = False) -> ImageScore:
+        """Detect every face and score each one.
+
+        full_resolution=True (the backend, evaluation) also searches tiles of
+        large images for small faces; False is the extension's pipeline.
+        """
+        found = face_ops.detect_faces(rgb, full_resolution=full_resolution)
         scores = self.score_crops(np.stack([self.crop(rgb, f) for f in found])) if found else []
         face_scores = [
             FaceScore(f.box, float(s), self.verdict(float(s)), f.confidence) for f, s in zip(found, scores)

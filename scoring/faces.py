@@ -47,12 +47,22 @@ MIN_FACE_PX = 24  # a smaller "face" is too small to judge and is mostly a false
 # sample of val images and on non-face photos (see MODEL_CARD.md).
 DETECTION_PASSES = ((1.0, 0.7, 0.0), (0.5, 0.6, 0.4), (0.25, 0.6, 0.4))
 HALVE_AT = 4  # halve by 2x2 averaging while the side is >= 4x the target, so bilinear skips no pixels
+# full-resolution detection (the backend): images whose long side is over
+# TILE_ABOVE are also searched in overlapping square tiles, so a face that
+# would be under ~20 detector pixels in the whole-image pass is still found
+TILE_ABOVE = 1024
+TILE_MIN = 640  # tile side: half the long side, but never below this
+TILE_OVERLAP = 0.25  # a face cut by one tile's edge lies whole in the next
 MAX_PIXELS = 40_000_000  # larger images are refused as decompression bombs
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "MPO"}
 
 
 class ImageError(ValueError):
     """The bytes are not an image we can score; the message says why."""
+
+
+class NotAnImageError(ImageError):
+    """The bytes are in no format we read (text, SVG, PDF, TIFF...)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ def load_image(data: bytes) -> np.ndarray:
         try:
             img = Image.open(io.BytesIO(data))
             if img.format not in ALLOWED_FORMATS:
-                raise ImageError(f"Unsupported image format {img.format}; send JPEG, PNG, WebP, GIF or BMP.")
+                raise NotAnImageError(f"Unsupported image format {img.format}; send JPEG, PNG, WebP, GIF or BMP.")
             if img.width * img.height > MAX_PIXELS:
                 raise ImageError(
                     f"The image is {img.width}x{img.height}, over the {MAX_PIXELS // 1_000_000} megapixel limit."
@@ -85,7 +95,7 @@ def load_image(data: bytes) -> np.ndarray:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
             raise ImageError("The image claims too many pixels to decode safely.") from e
         except UnidentifiedImageError as e:
-            raise ImageError("The data is not an image we can read; send JPEG, PNG, WebP, GIF or BMP.") from e
+            raise NotAnImageError("The data is not an image we can read; send JPEG, PNG, WebP, GIF or BMP.") from e
         except (OSError, SyntaxError, ValueError) as e:
             raise ImageError(f"The image is damaged or truncated ({e}).") from e
     return to_rgb(img)
@@ -200,8 +210,41 @@ def _detect_in_square(rgb: np.ndarray, fill: float, min_score: float, min_share:
     return faces
 
 
-def detect_faces(rgb: np.ndarray) -> list[Face]:
-    """Faces in an RGB image, surest first; [] when there is none."""
+def _tile_starts(length: int, tile: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    n = math.ceil((length - tile) / (tile * (1 - TILE_OVERLAP))) + 1
+    return [_round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+
+def _detect_tiled(rgb: np.ndarray) -> list[Face]:
+    """Whole-image pass plus tiles, merged by NMS in image pixels."""
+    h, w = rgb.shape[:2]
+    fill, min_score, _ = DETECTION_PASSES[0]
+    tile = min(max(TILE_MIN, max(h, w) // 2), min(h, w))
+    found = _detect_in_square(rgb, fill, min_score, 0.0)
+    for ty in _tile_starts(h, tile):
+        for tx in _tile_starts(w, tile):
+            for f in _detect_in_square(rgb[ty : ty + tile, tx : tx + tile], fill, min_score, 0.0):
+                x, y, bw, bh = f.box
+                found.append(Face((x + tx, y + ty, bw, bh), f.confidence))
+    if not found:
+        return []
+    boxes = np.array([f.box for f in found], np.float32)
+    scores = np.array([f.confidence for f in found], np.float32)
+    return [found[i] for i in _nms(boxes, scores, min_score)]
+
+
+def detect_faces(rgb: np.ndarray, full_resolution: bool = False) -> list[Face]:
+    """Faces in an RGB image, surest first; [] when there is none.
+
+    full_resolution also searches tiles of large images for small faces (the
+    backend's mode); the default is the browser's single-pass pipeline.
+    """
+    if full_resolution and max(rgb.shape[:2]) > TILE_ABOVE:
+        faces = _detect_tiled(rgb)
+        if faces:
+            return faces
     for fill, min_score, min_share in DETECTION_PASSES:
         faces = _detect_in_square(rgb, fill, min_score, min_share)
         if faces:
