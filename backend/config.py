@@ -1,0 +1,106 @@
+"""Every setting of the scoring server, in one place.
+
+Each setting is an environment variable `DFD_<KEY>` with a safe default and
+the reason for it. create_app() layers them: these defaults (or the
+environment), then instance/config.py, then test overrides. The README's
+"Self-hosting the scoring server" table lists the same rows.
+
+This module imports nothing heavy: gunicorn's master process reads it, and
+TensorFlow must not be loaded before the workers fork.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+ENV_PREFIX = "DFD_"
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "shipped_model"
+
+
+def parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("use 1 or 0")
+
+
+def parse_positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("use a whole number of 1 or more")
+    return value
+
+
+def parse_positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("use a number above 0")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # the Flask config key; the environment variable is DFD_<key>
+    default: object
+    parse: Callable[[str], object]
+    meaning: str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.key
+
+
+SETTINGS = (
+    Setting("MODEL_DIR", str(SHIPPED_MODEL_DIR), str,
+            "folder with deepfake_classifier.keras and config.json; the shipped model by default"),
+    Setting("HOST", "127.0.0.1", str,
+            "address to listen on; loopback only until you choose to expose the server"),
+    Setting("PORT", 8000, parse_positive_int, "port to listen on"),
+    Setting("API_TOKEN", "", str,
+            "when set, every /api/v1 call needs `Authorization: Bearer <token>`; empty means no token"),
+    Setting("CORS_ORIGINS", "chrome-extension://*", str,
+            "comma-separated browser origins that may call the API, `*` matching one name or id; "
+            "the upload page is same-origin and needs no entry"),
+    Setting("MAX_UPLOAD_MB", 20.0, parse_positive_float,
+            "largest upload accepted; bigger ones get 413 (a phone photo is 2-10 MB)"),
+    Setting("ALLOW_PRIVATE_URLS", False, parse_bool,
+            "1 lets URL mode fetch loopback and private addresses, for a lab install; "
+            "cloud-metadata addresses stay refused"),
+    Setting("FETCH_TIMEOUT_S", 10.0, parse_positive_float,
+            "longest a URL fetch may take, redirects included"),
+    Setting("FETCH_MAX_MB", 20.0, parse_positive_float,
+            "largest image URL mode downloads; bigger ones get 413"),
+    Setting("WORKERS", 2, parse_positive_int,
+            "gunicorn worker processes; each loads its own copy of the model (about 0.5 GB of memory)"),
+    Setting("TF_THREADS", 0, int,
+            "TensorFlow threads per process; 0 shares the cores out between the workers "
+            "so they do not fight over them"),
+)
+
+
+def from_env(environ=None) -> dict:
+    """The settings from DFD_* environment variables, defaults for the rest."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None:
+            values[setting.key] = setting.default
+            continue
+        try:
+            values[setting.key] = setting.parse(raw)
+        except ValueError as e:
+            raise ValueError(f"{setting.env}={raw!r} is not valid: {e}.") from None
+    return values
+
+
+def tf_threads(config) -> int:
+    """TensorFlow threads for one process: the setting, or its share of the cores."""
+    if config["TF_THREADS"] > 0:
+        return config["TF_THREADS"]
+    return max(1, (os.cpu_count() or 1) // config["WORKERS"])

@@ -1,0 +1,146 @@
+// The upload page: sends the chosen image to this server's API and draws the
+// faces, verdicts, scores and heatmaps it answers with.
+
+const SCORE_URL = 'api/v1/score?explain=1'; // relative: the page only talks to its own server
+const TOKEN_KEY = 'dfd-api-token'; // localStorage key; the token never leaves this origin
+const VERDICT_TEXT = {
+  fake: 'Likely fake',
+  real: 'Likely real',
+  uncertain: 'Uncertain',
+  no_face: 'No face found',
+};
+
+const drop = document.getElementById('drop');
+const fileInput = document.getElementById('file');
+const tokenBox = document.getElementById('token-box');
+const tokenInput = document.getElementById('token');
+const statusLine = document.getElementById('status');
+const result = document.getElementById('result');
+const figure = document.getElementById('figure');
+const preview = document.getElementById('preview');
+const facesList = document.getElementById('faces');
+
+let previewUrl = null;
+
+function percent(score) {
+  return `${Math.round(score * 100)}%`;
+}
+
+function showStatus(text, isError = false) {
+  statusLine.textContent = text;
+  statusLine.classList.toggle('error', isError);
+}
+
+function authHeaders() {
+  const token = tokenInput.value.trim();
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+function clearResult() {
+  result.hidden = true;
+  facesList.replaceChildren();
+  figure.querySelectorAll('.box').forEach((box) => box.remove());
+}
+
+function drawBox(face, index, image) {
+  const [x, y, w, h] = face.box;
+  const box = document.createElement('div');
+  box.className = `box ${face.verdict}`;
+  // percentages keep the box on the face however the image is scaled
+  box.style.left = `${(100 * x) / image.width}%`;
+  box.style.top = `${(100 * y) / image.height}%`;
+  box.style.width = `${(100 * w) / image.width}%`;
+  box.style.height = `${(100 * h) / image.height}%`;
+  const label = document.createElement('span');
+  label.textContent = `${index + 1}: ${VERDICT_TEXT[face.verdict]} ${percent(face.score)}`;
+  box.append(label);
+  figure.append(box);
+}
+
+function listFace(face, index) {
+  const item = document.createElement('li');
+  item.className = `face ${face.verdict}`;
+  const text = document.createElement('p');
+  text.textContent = `Face ${index + 1}: ${VERDICT_TEXT[face.verdict]}, ${percent(face.score)} likely fake`;
+  item.append(text);
+  if (face.heatmap) {
+    const heat = document.createElement('img');
+    heat.className = 'heatmap';
+    heat.src = face.heatmap;
+    heat.alt = `Heatmap of face ${index + 1}: where the model saw signs of manipulation`;
+    item.append(heat);
+  }
+  facesList.append(item);
+}
+
+function render(body) {
+  const summary = document.getElementById('summary');
+  summary.textContent = VERDICT_TEXT[body.verdict];
+  summary.className = body.verdict;
+  const faces = body.faces.length === 1 ? '1 face' : `${body.faces.length} faces`;
+  document.getElementById('details').textContent =
+    `${faces} in a ${body.image.width}×${body.image.height} image, ` +
+    `scored by ${body.model.name} ${body.model.version} in ${Math.round(body.elapsed_ms)} ms.`;
+  body.faces.forEach((face, i) => drawBox(face, i, body.image));
+  body.faces.forEach(listFace);
+  result.hidden = false;
+}
+
+async function scoreFile(file) {
+  clearResult();
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = URL.createObjectURL(file);
+  preview.src = previewUrl;
+  showStatus(`Scoring ${file.name || 'the image'}…`);
+  const form = new FormData();
+  form.append('image', file, file.name || 'image');
+  let response;
+  try {
+    response = await fetch(SCORE_URL, { method: 'POST', body: form, headers: authHeaders() });
+  } catch {
+    showStatus('The server could not be reached; check that it is running.', true);
+    return;
+  }
+  const body = await response
+    .json()
+    .catch(() => ({ error: `The server answered ${response.status} without an explanation.` }));
+  if (!response.ok) {
+    if (response.status === 401) {
+      tokenBox.open = true;
+      tokenInput.focus();
+    }
+    showStatus(body.error, true);
+    return;
+  }
+  showStatus('');
+  render(body);
+}
+
+function firstImage(files) {
+  return Array.from(files || []).find((f) => f.type.startsWith('image/')) || files?.[0];
+}
+
+tokenInput.value = localStorage.getItem(TOKEN_KEY) || '';
+tokenInput.addEventListener('change', () => localStorage.setItem(TOKEN_KEY, tokenInput.value.trim()));
+
+fileInput.addEventListener('change', () => {
+  const file = fileInput.files[0];
+  if (file) scoreFile(file);
+  fileInput.value = ''; // picking the same file again still triggers a check
+});
+
+drop.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (event) => {
+  event.preventDefault();
+  drop.classList.remove('over');
+  const file = firstImage(event.dataTransfer.files);
+  if (file) scoreFile(file);
+});
+document.addEventListener('paste', (event) => {
+  const file = firstImage(event.clipboardData.files);
+  if (file) scoreFile(file);
+});

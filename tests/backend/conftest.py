@@ -1,0 +1,67 @@
+"""Shared fixtures for the scoring-server tests.
+
+The model loads once per test process (backend.model keeps it), so building
+an app per configuration is cheap. Image servers for URL mode listen on
+loopback only and stop at the end of the session.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from server_kit import LAB_HOST, PUBLIC_STAND_IN, ImageServer, serve
+
+from backend import create_app, fetch
+
+
+@pytest.fixture(scope="session")
+def make_app():
+    """Build an app from the factory with test settings over the defaults."""
+
+    def make(**settings):
+        return create_app({"TESTING": True, **settings})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def lab_server():
+    """An image server on 127.0.0.1: reachable only with private URLs allowed."""
+    server = ImageServer(LAB_HOST)
+    serve(server)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def _public_server(lab_server):
+    server = ImageServer(PUBLIC_STAND_IN, lab_port=lab_server.server_address[1])
+    serve(server)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def public_server(_public_server, monkeypatch):
+    """An image server on 127.0.0.2 that the fetcher treats as a public host.
+
+    Every other address keeps the real rule, so what this server redirects to
+    is checked as in production, and no test traffic leaves the machine.
+    """
+    stand_in = ipaddress.ip_address(PUBLIC_STAND_IN)
+    real_rule = fetch.address_allowed
+    monkeypatch.setattr(fetch, "address_allowed", lambda ip, allow_private: ip == stand_in or real_rule(ip, allow_private))
+    return _public_server
