@@ -7,15 +7,23 @@ can use these at collection time (parametrize tables).
 from __future__ import annotations
 
 import io
+import os
+import re
+import signal
 import socket
+import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+import requests
 from PIL import Image
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
 PORTRAIT = FIXTURES / "photos" / "portrait_grace_hopper.jpg"
 PORTRAIT_SIZE = (512, 600)  # width, height
 PORTRAIT_FACE_CENTRE = (268, 237)  # x, y: the middle of Grace Hopper's face
@@ -106,3 +114,49 @@ def serve(server: ImageServer) -> threading.Thread:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return thread
+
+
+MODEL_LOADED = re.compile(r"\[(\d+)\] INFO loaded model ")
+ACCESS_LINE = re.compile(r"\[\d+\] INFO (GET|POST|OPTIONS) (\S+) (\d{3}) \d+ms$", re.MULTILINE)
+START_TIMEOUT_S = 300  # processes loading TensorFlow and the model on 2 busy cores
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()  # gunicorn's master stops its workers on SIGTERM
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the group the test started, nothing else
+            process.wait(timeout=10)
+
+
+@contextmanager
+def running_server(command: list[str], settings: dict[str, str], log_path: Path, base: str, processes: int):
+    """Run a server command from the repository root with DFD_* settings; always stop it.
+
+    Yields once `processes` processes have loaded the model and base answers HTTP.
+    """
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO, env={**os.environ, **settings}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            log_text = log_path.read_text(errors="replace")
+            if process.poll() is not None:
+                pytest.fail(f"{command[0]} exited with {process.returncode}:\n{log_text[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{command[0]} was not serving after {START_TIMEOUT_S} s:\n{log_text[-3000:]}")
+            if len(MODEL_LOADED.findall(log_text)) >= processes:
+                try:
+                    requests.get(base + "/api/v1/health", timeout=5)
+                    break
+                except requests.ConnectionError:
+                    pass
+            time.sleep(0.5)
+        yield process
+    finally:
+        _stop(process)
