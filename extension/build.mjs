@@ -7,12 +7,27 @@ import { cpSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 const OUT = 'dist';
 
 // one bundle per runtime context; each path is relative to src/
-const ENTRIES = [];
+const ENTRIES = [
+  'service-worker.js',
+  'offscreen.js',
+  'popup.js',
+  'options.js',
+  'result.js',
+];
+// content scripts are classic scripts, not modules: bundled as an IIFE so
+// nothing leaks into the isolated world's globals
+const CLASSIC_ENTRIES = ['content.js'];
 
 // copied as they are: [from, to] relative to this folder and dist/
 const STATIC = [
   ['manifest.json', 'manifest.json'],
   ['model', 'model'],
+  ['icons', 'icons'],
+  ['src/offscreen.html', 'offscreen.html'],
+  ['src/popup.html', 'popup.html'],
+  ['src/options.html', 'options.html'],
+  ['src/result.html', 'result.html'],
+  ['src/pages.css', 'pages.css'],
   ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm.wasm'],
   ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm', 'wasm/tfjs-backend-wasm-simd.wasm'],
   ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm', 'wasm/tfjs-backend-wasm-threaded-simd.wasm'],
@@ -26,17 +41,23 @@ for (const [from, to] of STATIC) {
   }
   cpSync(from, `${OUT}/${to}`, { recursive: true });
 }
-if (ENTRIES.length) {
-  await esbuild.build({
-    entryPoints: ENTRIES.map((e) => `src/${e}`),
-    outdir: OUT,
-    outbase: 'src',
-    bundle: true,
-    format: 'esm',
-    target: 'chrome120',
-    minify: true,
-    sourcemap: false,
-    logLevel: 'info',
-  });
+// ES modules for the worker and pages; an IIFE for content scripts
+for (const [entries, format] of [
+  [ENTRIES, 'esm'],
+  [CLASSIC_ENTRIES, 'iife'],
+]) {
+  if (entries.length) {
+    await esbuild.build({
+      entryPoints: entries.map((e) => `src/${e}`),
+      outdir: OUT,
+      outbase: 'src',
+      bundle: true,
+      format,
+      target: 'chrome120',
+      minify: true,
+      sourcemap: false,
+      logLevel: 'info',
+    });
+  }
 }
 console.log(`build: extension written to ${OUT}/`);

@@ -1,0 +1,273 @@
+// The offscreen document: the one place that holds the model. It fetches
+// image bytes itself (host permissions, so images served without CORS
+// headers work), scores them with TF.js through lib/scorer.js, asks the
+// backend when the browser's answer is not good enough, and caches results
+// by image URL. The service worker hands it the settings with each message;
+// offscreen documents cannot read chrome.storage.
+
+import * as tf from '@tensorflow/tfjs';
+import {
+  createScorer,
+  decodeImage,
+  imageVerdict,
+  verdictFor,
+} from './lib/scorer.js';
+import { BackendError, scoreOnBackend } from './shared/backend-client.js';
+import { listen, MSG, TARGET } from './shared/messages.js';
+import { BoundedCache, TaskQueue } from './shared/queue.js';
+import { verdictName } from './shared/results.js';
+import { backendAllowed, modelDecision } from './shared/settings.js';
+
+// a page with hundreds of images keeps recent ones without growing forever
+const MAX_CACHED_RESULTS = 1000;
+// image downloads overlap: they wait on the network, not the CPU
+const FETCH_CONCURRENCY = 4;
+// TF.js runs one model at a time; more would only interleave and add latency
+const SCORE_CONCURRENCY = 1;
+// a hung image server must not hold a queue slot forever
+const FETCH_TIMEOUT_MS = 20000;
+// larger files are not photos a page shows; decoding them risks memory
+const MAX_IMAGE_BYTES = 40 * 1024 * 1024;
+// "large": the image is over this many times the model's input on a side
+const LARGE_IMAGE_FACTOR = 4;
+
+const localCache = new BoundedCache(MAX_CACHED_RESULTS);
+const serverCache = new BoundedCache(MAX_CACHED_RESULTS);
+const fetchQueue = new TaskQueue(FETCH_CONCURRENCY);
+const scoreQueue = new TaskQueue(SCORE_CONCURRENCY);
+
+// WebGL drawn by the CPU (no usable GPU) is ~10x slower than wasm here:
+// 2-3.5 s against 0.1-0.25 s an image in headless Chromium on SwiftShader
+const SOFTWARE_GL = /swiftshader|llvmpipe|softpipe|software/i;
+
+// extension pages may not start workers from blob: URLs (MV3 CSP), which the
+// multithreaded wasm build needs; single-threaded SIMD wasm works
+tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+
+function webglIsSoftware() {
+  const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
+  if (!gl) {
+    return false;
+  }
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = gl.getParameter(
+    info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER,
+  );
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  return SOFTWARE_GL.test(String(renderer));
+}
+
+/** webgl, else wasm, else cpu; but wasm first where WebGL has no GPU. */
+async function loadScorer() {
+  const modelBaseUrl = chrome.runtime.getURL('model/');
+  if (webglIsSoftware()) {
+    try {
+      return await createScorer({ modelBaseUrl, backend: 'wasm' });
+    } catch (error) {
+      console.warn('offscreen: wasm failed; trying every backend', error);
+    }
+  }
+  return createScorer({ modelBaseUrl });
+}
+
+// the model loads once, behind one in-flight promise; a failure is retried
+// on the next image
+let scorerPromise;
+function getScorer() {
+  scorerPromise ??= loadScorer().catch((error) => {
+    scorerPromise = undefined;
+    throw error;
+  });
+  return scorerPromise;
+}
+
+async function sha256(text) {
+  const digest = await crypto.subtle.digest(
+    'SHA-256',
+    new TextEncoder().encode(text),
+  );
+  return Array.from(new Uint8Array(digest), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('');
+}
+
+/** Cache key: the URL, or a hash of inline bytes (data: and blob: images). */
+async function cacheKey({ src, dataUrl }) {
+  return dataUrl ? `sha256:${await sha256(dataUrl)}` : src;
+}
+
+/** The image's bytes: fetched here, or inline from the content script. */
+function fetchBytes({ src, dataUrl }, urgent) {
+  return fetchQueue.run(
+    async () => {
+      const url = dataUrl ?? src;
+      if (!/^(https?|data):/.test(url)) {
+        throw new Error(`cannot fetch ${url.split(':')[0]}: images`);
+      }
+      const response = await fetch(url, {
+        credentials: 'include',
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      });
+      if (!response.ok) {
+        throw new Error(`the image answered HTTP ${response.status}`);
+      }
+      const blob = await response.blob();
+      if (blob.size > MAX_IMAGE_BYTES) {
+        throw new Error('the image file is over 40 MB');
+      }
+      return blob;
+    },
+    { urgent },
+  );
+}
+
+/** In-browser scores for one image: faces with raw P(fake), image size, timings. */
+async function scoreInBrowser(image, urgent) {
+  const started = performance.now();
+  const scorer = await getScorer();
+  const blob = await fetchBytes(image, urgent);
+  const fetched = performance.now();
+  return scoreQueue.run(
+    async () => {
+      const scored = await scorer.scoreImage(await decodeImage(blob));
+      return {
+        ...scored,
+        timings: {
+          ...scored.timings,
+          fetchMs: fetched - started,
+          totalMs: performance.now() - started,
+        },
+      };
+    },
+    { urgent },
+  );
+}
+
+function modelOf(info) {
+  return { name: info.name, version: info.version };
+}
+
+/** Verdicts under the user's threshold and band for cached raw scores. */
+function browserResult(scored, scorer, settings) {
+  const { info } = scorer;
+  const { threshold, band } = modelDecision(settings, info);
+  const faces = scored.faces.map((face) => ({
+    ...face,
+    verdict: verdictFor(face.score, threshold, band),
+  }));
+  const { verdict, score } = imageVerdict(faces, threshold, band);
+  return {
+    verdict: verdictName(verdict),
+    score,
+    source: 'browser',
+    faces,
+    image: scored.image,
+    model: modelOf(info),
+    threshold,
+    band,
+    tfBackend: scorer.backend,
+    timings: scored.timings,
+  };
+}
+
+function serverResult(answer, browser) {
+  return {
+    verdict: verdictName(answer.verdict),
+    score: answer.score ?? null,
+    source: 'server',
+    faces: (answer.faces ?? []).map((face) => ({
+      ...face,
+      verdict: verdictName(face.verdict),
+    })),
+    image: answer.image,
+    model: answer.model,
+    elapsedMs: answer.elapsed_ms,
+    browser: browser && { verdict: browser.verdict, score: browser.score },
+  };
+}
+
+/** Why the server should have a say, or '' when the browser's answer stands. */
+function fallbackReason(result, info) {
+  if (result.verdict === 'error') {
+    return 'browser-failed';
+  }
+  if (result.verdict === 'uncertain') {
+    return 'uncertain';
+  }
+  const size = info.input_size;
+  const { width, height } = result.image;
+  const large = Math.max(width, height) > LARGE_IMAGE_FACTOR * size;
+  const smallFaces =
+    result.faces.length > 0 &&
+    result.faces.every((f) => Math.max(f.box[2], f.box[3]) < size);
+  return large && smallFaces ? 'small-faces' : '';
+}
+
+async function askServer(image, key, settings, explain, urgent) {
+  const serverKey = [settings.backendUrl, settings.apiToken, explain, key].join(
+    '\n',
+  );
+  return serverCache.remember(serverKey, async () =>
+    scoreOnBackend(settings, await fetchBytes(image, urgent), { explain }),
+  );
+}
+
+/** Check one image: in the browser, then the server where that falls short. */
+async function checkImage({ src, dataUrl, settings, urgent = false }) {
+  const image = { src, dataUrl };
+  const key = await cacheKey(image);
+  let result;
+  let info;
+  try {
+    const scorer = await getScorer();
+    info = scorer.info;
+    const scored = await localCache.remember(key, () =>
+      scoreInBrowser(image, urgent),
+    );
+    result = browserResult(scored, scorer, settings);
+  } catch (error) {
+    console.warn(`offscreen: could not score ${src.slice(0, 120)}`, error);
+    result = {
+      verdict: 'error',
+      score: null,
+      source: 'browser',
+      faces: [],
+      error: error.message,
+    };
+  }
+  const reason = fallbackReason(result, info ?? {});
+  if (!reason || !backendAllowed(settings)) {
+    return result;
+  }
+  try {
+    const answer = await askServer(image, key, settings, false, urgent);
+    return serverResult(answer, result);
+  } catch (error) {
+    const status = error instanceof BackendError ? error.kind : 'down';
+    return { ...result, fallback: { reason, status, message: error.message } };
+  }
+}
+
+/** "Check at full resolution": the original bytes to the backend, with heatmaps. */
+async function checkFullResolution({ src, dataUrl, settings }) {
+  if (settings.neverSendImages) {
+    throw new BackendError(
+      'off',
+      'Full-resolution checks are off: this browser never sends images to a server.',
+    );
+  }
+  const image = { src, dataUrl };
+  const answer = await askServer(
+    image,
+    await cacheKey(image),
+    settings,
+    true,
+    true,
+  );
+  return serverResult(answer, null);
+}
+
+listen(TARGET.offscreen, {
+  [MSG.scoreImage]: checkImage,
+  [MSG.checkFullResolution]: checkFullResolution,
+});

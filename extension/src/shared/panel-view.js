@@ -1,0 +1,277 @@
+// The result panel: what "Check for deepfake" shows, beside the image in its
+// page (inside the content script's shadow root) or in the result tab.
+// Pure DOM: `renderPanel(container, state, actions)` redraws it from state.
+//
+// state: { srcUrl,
+//          browser: { status: 'loading'|'done'|'failed', result?, error?, elapsedMs? },
+//          server: { status: 'idle'|'loading'|'done'|'failed', result?, error? },
+//          serverUse: 'ok'|'privacy'|'unset' }
+// actions: { fullResolution(), close()?, openOptions() }
+
+import {
+  badgeText,
+  fallbackReasonText,
+  modelText,
+  percent,
+} from './results.js';
+
+export const PANEL_CSS = `
+.panel { box-sizing: border-box; width: 320px; max-height: 80vh; overflow: auto;
+  padding: 12px; border-radius: 10px; background: #fff; color: #1b1b1f;
+  box-shadow: 0 6px 24px rgba(0,0,0,.28); font: 13px/1.45 system-ui, sans-serif;
+  text-align: left; pointer-events: auto; }
+.panel * { box-sizing: border-box; }
+.head { display: flex; align-items: center; justify-content: space-between;
+  margin-bottom: 8px; font-weight: 600; }
+.close { border: 0; background: none; font: inherit; font-size: 18px;
+  line-height: 1; cursor: pointer; color: #555; padding: 0 4px; }
+.answer { border-top: 1px solid #e3e3e8; padding-top: 8px; margin-top: 8px; }
+.verdict { font-size: 18px; font-weight: 700; }
+.verdict[data-verdict=fake] { color: #c62828; }
+.verdict[data-verdict=real] { color: #2e7d32; }
+.verdict[data-verdict=uncertain] { color: #a05a00; }
+.verdict[data-verdict=no-face], .verdict[data-verdict=error] { color: #455a64; }
+.muted { color: #5f6368; font-size: 12px; }
+.warn { color: #a05a00; font-size: 12px; }
+.figure { position: relative; margin: 8px 0; line-height: 0; }
+.figure img.photo { width: 100%; height: auto; display: block; border-radius: 4px; }
+.box { position: absolute; border: 2px solid #fff; outline: 1px solid rgba(0,0,0,.6); }
+.box[data-verdict=fake] { border-color: #e53935; }
+.box[data-verdict=real] { border-color: #43a047; }
+.box[data-verdict=uncertain] { border-color: #fb8c00; }
+.box img.heatmap { width: 100%; height: 100%; opacity: .55; display: block; }
+.faces { margin: 4px 0 0; padding-left: 18px; }
+button.full { margin-top: 10px; width: 100%; padding: 7px; border: 0; border-radius: 6px;
+  background: #1a73e8; color: #fff; font: inherit; font-weight: 600; cursor: pointer; }
+button.full:disabled { background: #c5c8ce; cursor: default; }
+a { color: #1a73e8; cursor: pointer; }
+`;
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null) {
+      continue;
+    }
+    if (key === 'class') {
+      node.className = value;
+    } else if (key === 'style') {
+      // CSSOM, not the style attribute: a page's CSP may forbid the latter
+      node.style.cssText = value;
+    } else if (key === 'text') {
+      node.textContent = value;
+    } else if (key.startsWith('on')) {
+      node.addEventListener(key.slice(2), value);
+    } else {
+      node.setAttribute(key, String(value));
+    }
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+const VERDICT_WORDS = {
+  fake: 'Fake',
+  real: 'Real',
+  uncertain: 'Uncertain',
+  'no-face': 'No face found',
+  error: 'Could not check',
+};
+
+function figure(srcUrl, result) {
+  const { width, height } = result.image ?? {};
+  if (!width || !height || !result.faces?.length) {
+    return null;
+  }
+  const boxes = result.faces.map((face, i) => {
+    const [x, y, w, h] = face.box;
+    const style =
+      `left:${(100 * x) / width}%;top:${(100 * y) / height}%;` +
+      `width:${(100 * w) / width}%;height:${(100 * h) / height}%`;
+    return el(
+      'div',
+      {
+        class: 'box',
+        style,
+        'data-verdict': face.verdict,
+        title: `Face ${i + 1}`,
+      },
+      face.heatmap
+        ? el('img', { class: 'heatmap', src: face.heatmap, alt: '' })
+        : null,
+    );
+  });
+  return el(
+    'div',
+    { class: 'figure' },
+    el('img', { class: 'photo', src: srcUrl, alt: '' }),
+    ...boxes,
+  );
+}
+
+function sourceLine(result, elapsedMs) {
+  if (result.source === 'server') {
+    const ms = result.elapsedMs ?? null;
+    return `Answer from the server (${modelText(result.model)}${
+      ms === null ? '' : `, ${Math.round(ms)} ms`
+    }).`;
+  }
+  const ms = elapsedMs ?? result.timings?.totalMs;
+  return `Scored in this browser (${modelText(result.model)}${
+    result.tfBackend ? `, ${result.tfBackend}` : ''
+  }${ms === undefined ? '' : `, ${Math.round(ms)} ms`}).`;
+}
+
+function answer(srcUrl, result, { elapsedMs } = {}) {
+  const faces = result.faces ?? [];
+  const verdictText = `${VERDICT_WORDS[result.verdict] ?? result.verdict}${
+    typeof result.score === 'number' ? ` · ${percent(result.score)} fake` : ''
+  }`;
+  return el(
+    'section',
+    {
+      class: 'answer',
+      'data-source': result.source,
+      'data-verdict': result.verdict,
+      'data-score': typeof result.score === 'number' ? result.score : '',
+      'data-faces': faces.length,
+      'data-elapsed-ms': elapsedMs === undefined ? null : Math.round(elapsedMs),
+    },
+    el('div', {
+      class: 'verdict',
+      'data-verdict': result.verdict,
+      text: verdictText,
+    }),
+    el('div', { class: 'muted', text: sourceLine(result, elapsedMs) }),
+    result.error ? el('div', { class: 'warn', text: result.error }) : null,
+    result.browser
+      ? el('div', {
+          class: 'muted',
+          text: `Asked the server because the in-browser answer (${badgeText({
+            ...result.browser,
+            source: 'browser',
+          })}) was not enough.`,
+        })
+      : null,
+    result.fallback
+      ? el('div', {
+          class: 'warn',
+          'data-role': 'fallback',
+          text: `Asked the server because ${fallbackReasonText(
+            result.fallback.reason,
+          )}, but: ${result.fallback.message} The in-browser verdict stands.`,
+        })
+      : null,
+    figure(srcUrl, result),
+    faces.length
+      ? el(
+          'ol',
+          { class: 'faces' },
+          ...faces.map((face) =>
+            el('li', {
+              'data-face-score': face.score,
+              'data-face-verdict': face.verdict,
+              text: `${VERDICT_WORDS[face.verdict] ?? face.verdict} · ${percent(
+                face.score,
+              )} fake · ${Math.round(face.box[2])}×${Math.round(face.box[3])} px${
+                face.heatmap ? ' · heatmap' : ''
+              }`,
+            }),
+          ),
+        )
+      : null,
+  );
+}
+
+function serverSection(state, actions) {
+  const { server, serverUse } = state;
+  if (serverUse === 'privacy') {
+    return el('p', {
+      class: 'warn',
+      'data-role': 'full-res-note',
+      text: 'Full-resolution checks are off: this browser never sends images to a server.',
+    });
+  }
+  if (serverUse === 'unset') {
+    return el(
+      'p',
+      { class: 'muted', 'data-role': 'full-res-note' },
+      'Full-resolution checks need a backend: ',
+      el('a', {
+        onclick: () => actions.openOptions(),
+        text: 'set one in the options',
+      }),
+      '.',
+    );
+  }
+  const parts = [
+    el('button', {
+      class: 'full',
+      'data-action': 'full-resolution',
+      disabled: server.status === 'loading' ? '' : null,
+      onclick: () => actions.fullResolution(),
+      text:
+        server.status === 'loading'
+          ? 'Checking at full resolution…'
+          : 'Check at full resolution',
+    }),
+  ];
+  if (server.status === 'failed') {
+    parts.push(
+      el('p', {
+        class: 'warn',
+        'data-role': 'server-error',
+        text: server.error,
+      }),
+    );
+  }
+  if (server.status === 'done') {
+    parts.push(answer(state.srcUrl, server.result));
+  }
+  return el('div', { class: 'server' }, ...parts);
+}
+
+/** Draw the panel for `state` into `container` (replacing what was there). */
+export function renderPanel(container, state, actions) {
+  const { browser } = state;
+  let body;
+  if (browser.status === 'loading') {
+    body = el('p', {
+      class: 'muted',
+      'data-role': 'loading',
+      text: 'Checking…',
+    });
+  } else if (browser.status === 'failed') {
+    body = el('p', {
+      class: 'warn',
+      'data-role': 'error',
+      text: browser.error,
+    });
+  } else {
+    body = answer(state.srcUrl, browser.result, {
+      elapsedMs: browser.elapsedMs,
+    });
+  }
+  const panel = el(
+    'div',
+    { class: 'panel', 'data-dfd-panel': '', 'data-state': browser.status },
+    el(
+      'div',
+      { class: 'head' },
+      el('span', { text: 'Deepfake check' }),
+      actions.close
+        ? el('button', {
+            class: 'close',
+            title: 'Close',
+            'aria-label': 'Close',
+            onclick: () => actions.close(),
+            text: '×',
+          })
+        : null,
+    ),
+    body,
+    browser.status === 'loading' ? null : serverSection(state, actions),
+  );
+  container.replaceChildren(panel);
+  return panel;
+}
