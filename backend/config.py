@@ -76,7 +76,7 @@ SETTINGS = (
     Setting("FETCH_MAX_MB", 20.0, parse_positive_float,
             "largest image URL mode downloads; bigger ones get 413"),
     Setting("WORKERS", 2, parse_positive_int,
-            "gunicorn worker processes; each loads its own copy of the model (about 0.5 GB of memory)"),
+            "gunicorn worker processes; each loads its own copy of the model and needs about 1 GB of memory"),
     Setting("TF_THREADS", 0, int,
             "TensorFlow threads per process; 0 shares the cores out between the workers "
             "so they do not fight over them"),

@@ -95,19 +95,21 @@ def _checked_hop(url: str, allow_private: bool, redirected: bool):
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise FetchError(400, "The URL is not valid.") from None
+        raise FetchError(400, "The URL is not valid; check its host and port.") from None
     scheme = parts.scheme.lower()
+    if not scheme:
+        raise FetchError(400, "The URL needs to start with http:// or https://.")
     if scheme not in ALLOWED_SCHEMES:
-        raise FetchError(400, f"Only http and https URLs can be fetched, not {scheme or 'this'}:.")
+        raise FetchError(400, f"Only http and https URLs can be fetched, not {scheme} URLs.")
     host = parts.hostname
     if not host:
         raise FetchError(400, "The URL has no host name.")
     port = port or DEFAULT_PORTS[scheme]
     addresses = resolve(host, port)
-    refused = [ip for ip in addresses if not address_allowed(ip, allow_private)]
-    if refused:
+    if not all(address_allowed(ip, allow_private) for ip in addresses):
+        # the host as written, not what it resolved to: the answer must not map out internal DNS
         where = "redirects to" if redirected else "points to"
-        raise FetchError(403, f"The URL {where} a private or local address ({refused[0]}), which this server does not fetch.")
+        raise FetchError(403, f"The URL {where} a private or local address ({host}), which this server does not fetch.")
     return parts, host, port, addresses[0]
 
 

@@ -84,6 +84,7 @@ CASES = [
     ("TIFF", raw(encode(portrait(), "TIFF")), {}, 415, "Unsupported image format TIFF"),
     ("decompression bomb", raw(decompression_bomb(), "image/png"), {}, 422, "too many pixels"),
     ("upload over the limit", upload(PNG), {"MAX_UPLOAD_MB": 0.1}, 413, "over the 0.1 MB limit"),
+    ("body over the limit", raw(PNG, "image/png"), {"MAX_UPLOAD_MB": 0.1}, 413, "over the 0.1 MB limit"),
     ("explain not a flag", lambda c, s: c.post(SCORE + "?explain=maybe", data=JPEG), {}, 400, "explain to 1 or 0"),
     ("1x1 image", upload(encode(Image.new("RGB", (1, 1), "white"), "PNG"), "dot.png"), {}, 200, "no_face"),
     ("animated GIF", upload(animated_gif(), "anim.gif"), {}, 200, "face"),
