@@ -115,3 +115,19 @@ def load_imagenet_weights(model: keras.Model) -> int:
         )
         copied += 5
     return copied
+
+
+def count_flops(model: keras.Model) -> int:
+    """Multiply-adds x2 of the convolutions and dense layers for one image."""
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.Dense)):
+            out_shape = layer.output.shape
+            kernel = layer.get_weights()[0]
+            if isinstance(layer, layers.Dense):
+                flops += 2 * kernel.shape[0] * kernel.shape[1]
+            elif isinstance(layer, layers.DepthwiseConv2D):
+                flops += 2 * out_shape[1] * out_shape[2] * out_shape[3] * kernel.shape[0] * kernel.shape[1]
+            else:
+                flops += 2 * out_shape[1] * out_shape[2] * out_shape[3] * kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
+    return int(flops)

@@ -1,0 +1,1 @@
+"""Benchmarks: speed, size and accuracy. Run with `python -m benchmarks`."""

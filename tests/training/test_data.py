@@ -1,0 +1,96 @@
+"""The training data path: manifest reading, source weights, batches, augmentation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training.augment import augment
+from training.calibrate import choose_band, choose_threshold
+from training.config import TrainConfig
+from training.data import Crops, source_weights, train_dataset
+from training.prepare import read_manifest
+from tests.conftest import FIXTURES
+
+
+@pytest.mark.parametrize(
+    "sources, wanted, expected",
+    [
+        (["a", "b"], {"a": 0.75, "b": 0.25}, {"a": 0.75, "b": 0.25}),
+        (["a"], {"a": 0.5, "b": 0.5}, {"a": 1.0}),  # absent sources drop out, the rest renormalise
+        (["a", "c"], {"a": 0.6}, {"a": 0.6, "c": 0.4}),  # unnamed sources share what is left
+        (["c", "d"], {}, {"c": 0.5, "d": 0.5}),
+    ],
+)
+def test_source_weights(sources, wanted, expected):
+    got = source_weights(np.array(sources), wanted)
+    assert got == pytest.approx(expected)
+
+
+def test_read_manifest_makes_paths_absolute_and_keeps_splits():
+    rows = read_manifest(FIXTURES / "faces" / "manifest.csv")
+    assert len(rows) == 24
+    assert {r["split"] for r in rows} == {"train", "val", "test"}
+    assert all((FIXTURES / "faces").as_posix() in r["path"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("path,label\nx.jpg,real\n", "needs the columns"),
+        ("path,label,source,split\nx.jpg,maybe,a,train\n", "neither 'real' nor 'fake'"),
+    ],
+)
+def test_read_manifest_refuses_bad_manifests(tmp_path, content, message):
+    (tmp_path / "manifest.csv").write_text(content)
+    with pytest.raises(SystemExit, match=message):
+        read_manifest(tmp_path / "manifest.csv")
+
+
+def test_train_dataset_yields_balanced_augmented_batches():
+    cfg = TrainConfig(batch_size=64, source_weights={"a": 0.5, "b": 0.5})
+    n = 50
+    crops = Crops(
+        images=np.full((2 * n, 32, 32, 3), 128, np.uint8),
+        labels=np.array([0, 1] * n, np.int8),
+        sources=np.array(["a"] * 90 + ["b"] * 10),
+        paths=np.array([f"{i}.jpg" for i in range(2 * n)]),
+    )
+    images, labels = next(iter(train_dataset(crops, cfg)))
+    assert images.shape == (64, 32, 32, 3) and images.dtype == tf.float32
+    assert labels.shape == (64,)
+    assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 255.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_augment_keeps_shape_and_range(seed):
+    tf.random.set_seed(seed)
+    cfg = TrainConfig(jpeg_prob=1.0, rescale_prob=1.0, blur_prob=1.0, colour_prob=1.0)
+    img = tf.random.uniform((64, 64, 3), 0, 255, seed=seed)
+    out = augment(img, cfg)
+    assert out.shape == (64, 64, 3)
+    assert float(tf.reduce_min(out)) >= 0.0 and float(tf.reduce_max(out)) <= 255.0
+    assert not np.allclose(out.numpy(), img.numpy())
+
+
+@pytest.mark.parametrize(
+    "labels, scores, threshold_range",
+    [
+        ([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], (0.2, 0.8)),  # separable: any cut between the classes
+        ([0, 0, 0, 1], [0.1, 0.3, 0.35, 0.4], (0.35, 0.4)),
+    ],
+)
+def test_choose_threshold_separates(labels, scores, threshold_range):
+    t = choose_threshold(np.array(labels), np.array(scores))
+    lo, hi = threshold_range
+    assert lo < t <= hi
+
+
+def test_band_brackets_the_threshold_and_stays_small():
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 500 + [1] * 500)
+    scores = np.clip(np.concatenate([rng.normal(0.3, 0.15, 500), rng.normal(0.7, 0.15, 500)]), 0, 1)
+    t = choose_threshold(labels, scores)
+    low, high = choose_band(labels, scores, t)
+    assert low <= t <= high
+    inside = ((scores >= low) & (scores < high)).mean()
+    assert 0 < inside <= 0.16

@@ -1,0 +1,48 @@
+"""The shipped model: within the browser's budget, and right on the committed fixtures."""
+
+import hashlib
+import json
+
+import pytest
+
+from scoring.classifier import SHIPPED_MODEL_DIR, Classifier
+from scoring.faces import load_image
+from training.model import count_flops
+from tests.conftest import FIXTURES
+
+FACES = sorted((FIXTURES / "faces").glob("*/*.jpg"))
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return Classifier(SHIPPED_MODEL_DIR)
+
+
+def test_model_fits_the_browser_budget(classifier):
+    assert classifier.model.count_params() <= 5_000_000
+    assert count_flops(classifier.model) <= 0.6e9
+    assert classifier.input_size <= 224
+
+
+def test_config_describes_the_committed_weights(classifier):
+    config = json.loads((SHIPPED_MODEL_DIR / "config.json").read_text())
+    digest = hashlib.sha256((SHIPPED_MODEL_DIR / "deepfake_classifier.keras").read_bytes()).hexdigest()
+    assert config["sha256"] == digest
+    low, high = config["uncertain_band"]
+    assert 0 < low <= config["threshold"] <= high < 1
+    assert config["class_order"] == ["real", "fake"]
+
+
+@pytest.mark.parametrize("path", FACES, ids=[p.name for p in FACES])
+def test_fixture_faces_land_on_the_right_side_of_the_threshold(classifier, path):
+    expected = path.parent.name  # real/ or fake/
+    result = classifier.score_image(load_image(path.read_bytes()), full_resolution=True)
+    assert result.faces, f"{path.name}: no face found"
+    called = "fake" if result.score >= classifier.threshold else "real"
+    assert called == expected, f"{path.name}: P(fake)={result.score:.3f}, threshold {classifier.threshold}"
+
+
+@pytest.mark.parametrize("name", ["landscape_china.jpg", "logo_matplotlib.png"])
+def test_no_face_photos_are_reported_as_no_face(classifier, name):
+    result = classifier.score_image(load_image((FIXTURES / "photos" / name).read_bytes()), full_resolution=True)
+    assert result.verdict == "no_face" and result.score is None and result.faces == []
