@@ -105,7 +105,7 @@ function fetchBytes({ src, dataUrl }, urgent) {
         throw new Error(`cannot fetch ${url.split(':')[0]}: images`);
       }
       const response = await fetch(url, {
-        credentials: 'include',
+        credentials: 'omit',
         signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
       });
       if (!response.ok) {

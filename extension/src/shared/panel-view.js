@@ -122,7 +122,7 @@ function sourceLine(result, elapsedMs) {
   }${ms === undefined ? '' : `, ${Math.round(ms)} ms`}).`;
 }
 
-function answer(srcUrl, result, { elapsedMs } = {}) {
+function answer(srcUrl, result, { elapsedMs, kind = 'check' } = {}) {
   const faces = result.faces ?? [];
   const verdictText = `${VERDICT_WORDS[result.verdict] ?? result.verdict}${
     typeof result.score === 'number' ? ` · ${percent(result.score)} fake` : ''
@@ -132,6 +132,7 @@ function answer(srcUrl, result, { elapsedMs } = {}) {
     {
       class: 'answer',
       'data-source': result.source,
+      'data-kind': kind,
       'data-verdict': result.verdict,
       'data-score': typeof result.score === 'number' ? result.score : '',
       'data-faces': faces.length,
@@ -226,7 +227,9 @@ function serverSection(state, actions) {
     );
   }
   if (server.status === 'done') {
-    parts.push(answer(state.srcUrl, server.result));
+    parts.push(
+      answer(state.srcUrl, server.result, { kind: 'full-resolution' }),
+    );
   }
   return el('div', { class: 'server' }, ...parts);
 }

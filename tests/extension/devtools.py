@@ -1,0 +1,105 @@
+"""The Chrome DevTools Protocol for the extension tests, beside browser_harness.
+
+Selenium can neither click a native context menu nor reach into the
+extension's service worker; DevTools can. This module evaluates JavaScript
+in the service worker (to call the very handler the context menu calls) and
+in tabs the extension opens, and stops the worker the way Chrome does when it
+goes idle.
+
+    tools = DevTools(browser)                  # an ExtensionBrowser
+    tools.evaluate_in_service_worker("handleContextMenuClick(...)")
+    tools.stop_service_worker()
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import urllib.request
+
+import websocket  # websocket-client: CDP to a target other than Selenium's page
+
+CDP_TIMEOUT_S = 60  # an evaluation that waits on scoring, on 2 busy cores
+WORKER_START_TIMEOUT_S = 10  # a stopped worker restarts in well under a second
+
+
+class DevTools:
+    def __init__(self, browser):
+        self.driver = browser.driver
+        self.extension_id = browser.extension_id
+        self.address = self.driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
+        self.ids = itertools.count(1)
+
+    def _cdp(self, method: str, params: dict | None = None) -> dict:
+        """A browser-wide command through Selenium's own DevTools session."""
+        return self.driver.execute_cdp_cmd(method, params or {})
+
+    def service_workers(self) -> list[dict]:
+        """The extension's running service worker targets (none while it is stopped)."""
+        prefix = f"chrome-extension://{self.extension_id}/"
+        return [
+            t for t in self._cdp("Target.getTargets")["targetInfos"]
+            if t["type"] == "service_worker" and t["url"].startswith(prefix)
+        ]
+
+    def start_service_worker(self) -> dict:
+        """Start the worker if Chrome stopped it; returns its target."""
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        while not self.service_workers():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the extension's service worker did not start")
+            self._cdp("ServiceWorker.enable")
+            self._cdp("ServiceWorker.startWorker", {"scopeURL": f"chrome-extension://{self.extension_id}/"})
+            time.sleep(0.1)
+        return self.service_workers()[0]
+
+    def stop_service_worker(self) -> int:
+        """Stop the worker as Chrome does when idle; returns how many were running."""
+        workers = self.service_workers()
+        for worker in workers:
+            self._cdp("Target.closeTarget", {"targetId": worker["targetId"]})
+        return len(workers)
+
+    def evaluate_in_service_worker(self, expression: str):
+        """Evaluate `expression` (awaiting a promise) in the service worker; returns its value."""
+        return self.evaluate(self.start_service_worker()["targetId"], expression)
+
+    def pages(self, url_prefix: str) -> list[dict]:
+        """Page targets (tabs) whose URL starts with url_prefix, Selenium's or not.
+
+        ChromeDriver does not list tabs an extension opens, so tests reach them here.
+        """
+        return [
+            t for t in self._cdp("Target.getTargets")["targetInfos"]
+            if t["type"] == "page" and t["url"].startswith(url_prefix)
+        ]
+
+    def close_page(self, target_id: str) -> None:
+        self._cdp("Target.closeTarget", {"targetId": target_id})
+
+    def evaluate(self, target_id: str, expression: str):
+        """Evaluate `expression` (awaiting a promise) in a target; returns its value."""
+        listed = json.load(urllib.request.urlopen(f"http://{self.address}/json/list", timeout=10))
+        ws_url = next(t["webSocketDebuggerUrl"] for t in listed if t["id"] == target_id)
+        ws = websocket.create_connection(ws_url, suppress_origin=True, timeout=CDP_TIMEOUT_S)
+        try:
+            call_id = next(self.ids)
+            ws.send(json.dumps({
+                "id": call_id,
+                "method": "Runtime.evaluate",
+                "params": {"expression": expression, "awaitPromise": True, "returnByValue": True},
+            }))
+            while True:
+                message = json.loads(ws.recv())
+                if message.get("id") == call_id:
+                    break
+        finally:
+            ws.close()
+        if "error" in message:
+            raise RuntimeError(f"DevTools refused the evaluation: {message['error']}")
+        result = message["result"]
+        if "exceptionDetails" in result:
+            details = result["exceptionDetails"]
+            raise RuntimeError(f"the service worker threw: {details.get('exception', {}).get('description', details)}")
+        return result["result"].get("value")
