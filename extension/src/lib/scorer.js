@@ -27,6 +27,9 @@ const WEBGL_NEEDS_FLOAT32 = true;
 export const MODEL_INFO_FORMAT = 1;
 // where build.mjs puts the wasm backend's binaries, relative to the extension
 const WASM_DIR = 'wasm/';
+// threaded wasm starts its workers from blob: URLs, which an extension's CSP
+// blocks, and the backend then waits for them forever: single-threaded SIMD
+const WASM_THREADS = false;
 
 /** The verdict for one score: 'uncertain' inside [low, high), else fake at/above the threshold. */
 export function verdictFor(score, threshold, band) {
@@ -89,6 +92,7 @@ function extensionUrl(path) {
 async function tryBackend(name, wasmPath) {
   try {
     if (name === 'wasm') {
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', WASM_THREADS);
       setWasmPaths(wasmPath);
     }
     if (!(await tf.setBackend(name))) {
