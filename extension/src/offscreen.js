@@ -5,7 +5,6 @@
 // by image URL. The service worker hands it the settings with each message;
 // offscreen documents cannot read chrome.storage.
 
-import * as tf from '@tensorflow/tfjs';
 import {
   createScorer,
   decodeImage,
@@ -39,10 +38,6 @@ const scoreQueue = new TaskQueue(SCORE_CONCURRENCY);
 // WebGL drawn by the CPU (no usable GPU) is ~10x slower than wasm here:
 // 2-3.5 s against 0.1-0.25 s an image in headless Chromium on SwiftShader
 const SOFTWARE_GL = /swiftshader|llvmpipe|softpipe|software/i;
-
-// extension pages may not start workers from blob: URLs (MV3 CSP), which the
-// multithreaded wasm build needs; single-threaded SIMD wasm works
-tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 
 function webglIsSoftware() {
   const gl = new OffscreenCanvas(1, 1).getContext('webgl2');

@@ -72,7 +72,9 @@ function imageRequest({ src, dataUrl, urgent }) {
   return { src, dataUrl: dataUrl ?? undefined, urgent: Boolean(urgent) };
 }
 
-function createMenus() {
+async function createMenus() {
+  // an update keeps the old items: start from none, or the id is a duplicate
+  await chrome.contextMenus.removeAll();
   chrome.contextMenus.create({
     id: MENU_CHECK,
     title: 'Check for deepfake',

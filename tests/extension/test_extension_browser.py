@@ -8,6 +8,7 @@ before each test. A screenshot of a badged page goes to artifacts/.
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import statistics
@@ -399,6 +400,24 @@ def test_lazy_later_and_switched_images_get_badged(browser, sites):
         lambda: all(images(driver)[i]["verdict"] == "no-face" for i in ["srcset", "picture"]),
         VERDICT_TIMEOUT_S, "verdicts for the switched pictures",
     )
+
+
+def test_data_and_blob_images_are_scored_like_their_url(browser, sites):
+    driver = browser.driver
+    inline = "data:image/jpeg;base64," + base64.b64encode((FIXTURES / REAL_FACE).read_bytes()).decode()
+    url = sites.add_page("inline.html", page(
+        "Inline images",
+        f"<img id='http' src='{sites.images}{REAL_FACE}?inline'><img id='data' src='{inline}'><img id='blob'>",
+        "img{width:200px;height:200px}",
+        # a blob: URL only this page can read
+        f"fetch('{inline}').then(r => r.blob()).then(b => {{"
+        " document.getElementById('blob').src = URL.createObjectURL(b); });",
+    ))
+    driver.get(url)
+    seen = wait_for_verdicts(driver, ["http", "data", "blob"])
+    assert seen["http"]["verdict"] in {"real", "fake", "uncertain"}, seen
+    assert seen["data"]["verdict"] == seen["blob"]["verdict"] == seen["http"]["verdict"], seen
+    assert seen["data"]["score"] == seen["blob"]["score"] == seen["http"]["score"], seen
 
 
 def test_hundreds_of_images_only_those_in_view_are_scanned(browser, sites):
