@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -120,6 +121,12 @@ def write_pages(folder: Path, images: str) -> None:
         f"  box.innerHTML = `<img id='feed-${{fed}}' src='{images}faces/fake/lfw_faceswap_fake_1938.jpg?feed=${{fed}}'>`;"
         "  document.getElementById('feed').append(box); } }).observe(document.getElementById('sentinel'));",
     ))
+
+    # a large photo (over 4x the model's input) whose one face is small
+    portrait = Image.open(FIXTURES / PORTRAIT).convert("RGB")
+    crowd = Image.new("RGB", (900, 900), (120, 130, 140))
+    crowd.paste(portrait.resize((300, 352)), (300, 270))
+    crowd.save(folder / "large-small-face.jpg", quality=92)
 
     many = "".join(f"<img src='{images}{LANDSCAPE}'>" for _ in range(600))
     (folder / "many.html").write_text(page("Hundreds of images", many, "img{width:100px;height:100px;margin:2px}"))
@@ -503,7 +510,7 @@ def test_stopping_the_service_worker_mid_page_loses_no_badges(browser, sites, to
         verdicts = [i["verdict"] for i in images(driver).values()]
         if "scanning" in verdicts:
             stops += tools.stop_service_worker()
-            time.sleep(0.6)
+            time.sleep(0.3)
         elif all(v in FINAL for v in verdicts):
             break
         else:
@@ -599,6 +606,8 @@ def test_full_resolution_shows_the_backends_answer(browser, sites, tools, backen
     panel = wait_for_panel(driver, lambda p: any(a["kind"] == "full-resolution" for a in p["answers"]))
     server = next(a for a in panel["answers"] if a["kind"] == "full-resolution")
     assert server["source"] == "server"
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / "extension-panel.png"))
 
     direct = backend.score(PORTRAIT, explain=True)
     assert server["verdict"] == direct["verdict"].replace("_", "-")
@@ -636,6 +645,21 @@ def test_uncertain_images_go_to_the_backend_and_say_when_it_fails(
     else:
         assert got["verdict"] == expect_verdict  # the in-browser verdict stands
     assert expect_words in badge["text"], badge
+
+
+def test_large_images_with_only_small_faces_go_to_the_backend(browser, sites, tools, backend):
+    driver = browser.driver
+    # an empty band: nothing is uncertain, so only the image's size can call the server
+    set_settings(tools, uncertainBand=[0, 0], backendUrl=backend.base, apiToken=TOKEN)
+    driver.get(sites.add_page("large.html", page("Large", (
+        "<img id='large' src='large-small-face.jpg' style='width:450px'>"
+        f"<img id='small' src='{sites.images}{PORTRAIT}?large' style='width:300px'>"
+    ))))
+    seen = wait_for_verdicts(driver, ["large", "small"])
+    badges = {round(b["x"]): b for b in driver.execute_script(READ_BADGES)}
+    large_badge, small_badge = badges[min(badges)], badges[max(badges)]
+    assert seen["large"]["verdict"] != "no-face" and "server" in large_badge["text"], (seen, large_badge)
+    assert "server" not in small_badge["text"], (seen, small_badge)
 
 
 def test_privacy_switch_keeps_every_request_from_the_backend(browser, sites, tools, backend):

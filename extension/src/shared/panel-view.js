@@ -276,5 +276,10 @@ export function renderPanel(container, state, actions) {
     browser.status === 'loading' ? null : serverSection(state, actions),
   );
   container.replaceChildren(panel);
+  const full = panel.querySelector('[data-kind=full-resolution]');
+  if (full) {
+    // the server's answer lands below the fold of a short panel: show it
+    panel.scrollTop = full.offsetTop - panel.offsetTop;
+  }
   return panel;
 }
