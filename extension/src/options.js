@@ -14,7 +14,14 @@ import {
 } from './shared/settings.js';
 import { modelText } from './shared/results.js';
 
+// thresholds are shown to 4 decimals (model-info.json's carry float32 noise)
+const SHOWN_DECIMALS = 4;
+// a typed value this close to the model's is the model's: it keeps following it
+const SAME_AS_MODEL = 0.5 * 10 ** -SHOWN_DECIMALS;
+
 const $ = (id) => document.getElementById(id);
+const shown = (v) =>
+  typeof v === 'number' ? Number(v.toFixed(SHOWN_DECIMALS)) : v;
 const field = {
   threshold: $('threshold'),
   bandLow: $('band-low'),
@@ -47,9 +54,9 @@ async function render() {
       input.value = value ?? '';
     }
   };
-  put(field.threshold, threshold);
-  put(field.bandLow, band?.[0]);
-  put(field.bandHigh, band?.[1]);
+  put(field.threshold, shown(threshold));
+  put(field.bandLow, shown(band?.[0]));
+  put(field.bandHigh, shown(band?.[1]));
   put(field.backendUrl, settings.backendUrl);
   put(field.apiToken, settings.apiToken);
   field.neverSend.checked = settings.neverSendImages;
@@ -98,7 +105,8 @@ async function saveDecision() {
     return;
   }
   // values equal to the model's are stored as null: they follow the model
-  const sameAsModel = (a, b) => info && a !== null && Math.abs(a - b) < 1e-9;
+  const sameAsModel = (a, b) =>
+    info && a !== null && Math.abs(a - b) < SAME_AS_MODEL;
   await setSettings({
     threshold: sameAsModel(threshold, info?.threshold) ? null : threshold,
     uncertainBand:
@@ -198,8 +206,8 @@ try {
   info = await loadModelInfo();
   $('model-defaults').textContent =
     `The model (${modelText({ name: info.name ?? info.model, version: info.version })}) ` +
-    `says fake at ${info.threshold}, uncertain from ${info.uncertain_band[0]} ` +
-    `up to ${info.uncertain_band[1]}. Change them here to be stricter or looser.`;
+    `says fake at ${shown(info.threshold)}, uncertain from ` +
+    `${shown(info.uncertain_band[0])} up to ${shown(info.uncertain_band[1])}. Change them here to be stricter or looser.`;
 } catch (error) {
   $('model-defaults').textContent =
     `Could not read the model's defaults: ${error.message}`;
