@@ -4,10 +4,12 @@
 import * as esbuild from 'esbuild';
 import { cpSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 
-const OUT = 'dist';
+// `node build.mjs [outdir]`: tests build a fresh copy into a folder of their own
+const OUT = process.argv[2] ?? 'dist';
 
 // one bundle per runtime context; each path is relative to src/
 const ENTRIES = [
+  'selftest.js', // scoring self-test page; the parity test drives it
   'service-worker.js',
   'offscreen.js',
   'popup.js',
@@ -28,6 +30,7 @@ const STATIC = [
   ['src/options.html', 'options.html'],
   ['src/result.html', 'result.html'],
   ['src/pages.css', 'pages.css'],
+  ['src/selftest.html', 'selftest.html'],
   ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm.wasm'],
   ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm', 'wasm/tfjs-backend-wasm-simd.wasm'],
   ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm', 'wasm/tfjs-backend-wasm-threaded-simd.wasm'],

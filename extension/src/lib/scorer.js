@@ -115,7 +115,7 @@ async function tryBackend(name, wasmPath) {
 }
 
 async function chooseBackend(backend, wasmPath) {
-  const wanted = backend === undefined ? BACKENDS : [backend];
+  const wanted = backend === undefined || backend === null ? BACKENDS : [backend];
   for (const name of wanted) {
     if (await tryBackend(name, wasmPath)) {
       return tf.getBackend();

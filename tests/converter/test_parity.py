@@ -1,0 +1,134 @@
+"""The extension scores images as the Python path does.
+
+Every image in tests/fixtures/parity is scored twice:
+- Python: scoring.faces.load_image + scoring.classifier.Classifier.score_image
+  on shipped_model/ (the Keras model);
+- browser: the extension built from extension/ (its committed model/ files),
+  loaded into headless Chromium; its selftest.html page runs lib/scorer.js,
+  the code the offscreen document runs, on the image fetched from a loopback
+  server.
+Both must find the same faces (boxes within 3% of the image size) with P(fake)
+within 0.01 (converter.parity). The browser runs the wasm backend, which is
+what a machine without a GPU gets; the default backend order is checked on a
+few images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from converter.parity import Result, check_parity
+from scoring.classifier import verdict_for
+from tests.browser_harness import build_extension, extension_browser, serve_folder
+
+PARITY_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "parity"
+IMAGES = sorted(p.name for p in PARITY_DIR.iterdir() if p.suffix.lower() in {".jpg", ".png", ".gif", ".bmp", ".webp"})
+SCRIPT_TIMEOUT_S = 300  # one image on the cpu backend, on 2 busy cores
+# a face, no face, several faces and a large image through the default order
+DEFAULT_BACKEND_IMAGES = ["real_portrait_grace_hopper.jpg", "noface_logo_matplotlib.png", "multi_grid_2x2.jpg",
+                          "large_2000x1500.jpg"]
+CALL = """
+const [method, arg, done] = arguments;
+window.selftest[method](arg).then(
+  (value) => done({ value }),
+  (error) => done({ error: String(error && error.stack || error) }),
+);
+"""
+
+
+def test_enough_fixtures():
+    kinds = {name.split("_")[0] for name in IMAGES}
+    assert len(IMAGES) >= 30, f"only {len(IMAGES)} parity fixtures; run tests/fixtures/parity/make_fixtures.py"
+    assert kinds >= {"real", "fake", "noface", "multi", "odd", "large", "alpha", "grey"}
+
+
+@pytest.fixture(scope="module")
+def python_results() -> dict[str, Result]:
+    from scoring.classifier import Classifier
+    from scoring.faces import load_image
+
+    classifier = Classifier()
+    results = {}
+    for name in IMAGES:
+        rgb = load_image((PARITY_DIR / name).read_bytes())
+        scored = classifier.score_image(rgb)
+        results[name] = Result(rgb.shape[1], rgb.shape[0], [(f.box, f.score) for f in scored.faces])
+    return results
+
+
+def call(browser, method: str, arg):
+    reply = browser.driver.execute_async_script(CALL, method, arg)
+    if "error" in reply:
+        raise AssertionError(f"selftest.{method}({arg!r}) failed in the browser: {reply['error']}")
+    return reply["value"]
+
+
+def browser_result(reply: dict) -> Result:
+    faces = [(tuple(f["box"]), f["score"]) for f in reply["faces"]]
+    return Result(reply["image"]["width"], reply["image"]["height"], faces)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    dist = build_extension(tmp_path_factory.mktemp("extension") / "dist")
+    with serve_folder(PARITY_DIR) as base_url, extension_browser(dist) as browser:
+        browser.driver.set_script_timeout(SCRIPT_TIMEOUT_S)
+        browser.open("selftest.html")
+        browser.base_url = base_url
+        yield browser
+
+
+def score_in_browser(browser, backend: str | None, names: list[str]) -> tuple[str, dict[str, dict]]:
+    loaded = call(browser, "load", backend)
+    return loaded["backend"], {name: call(browser, "score", browser.base_url + name) for name in names}
+
+
+@pytest.fixture(scope="module")
+def wasm_results(browser) -> dict[str, dict]:
+    backend, results = score_in_browser(browser, "wasm", IMAGES)
+    assert backend == "wasm"
+    return results
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_browser_matches_python(name, python_results, wasm_results):
+    check_parity(name, python_results[name], browser_result(wasm_results[name]))
+
+
+@pytest.mark.parametrize("name", DEFAULT_BACKEND_IMAGES)
+def test_default_backend_matches_python(name, python_results, browser, wasm_results):
+    backend, results = score_in_browser(browser, None, [name])
+    assert backend in ("webgl", "wasm", "cpu")
+    check_parity(f"{name} ({backend} backend)", python_results[name], browser_result(results[name]))
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_browser_image_verdict_is_its_most_suspicious_face(name, wasm_results):
+    reply = wasm_results[name]
+    info = reply["info"]
+    scores = [f["score"] for f in reply["faces"]]
+    expected = verdict_for(max(scores), info["threshold"], info["uncertain_band"]) if scores else "no_face"
+    assert (reply["verdict"], reply["score"]) == (expected, max(scores) if scores else None)
+
+
+# (score, threshold, band): on and either side of each edge
+VERDICT_CASES = [
+    (0.2, 0.5, (0.4, 0.6)),
+    (0.4, 0.5, (0.4, 0.6)),
+    (0.5, 0.5, (0.4, 0.6)),
+    (0.6, 0.5, (0.4, 0.6)),
+    (0.59999, 0.5, (0.4, 0.6)),
+    (0.39999, 0.5, (0.4, 0.6)),
+    (0.7, 0.7, (0.7, 0.7)),
+    (0.69, 0.7, (0.7, 0.7)),
+    (1.0, 0.498, (0.498, 1.0)),
+    (0.0, 0.0, (0.0, 0.0)),
+]
+
+
+@pytest.mark.parametrize(("score", "threshold", "band"), VERDICT_CASES)
+def test_browser_verdict_rule_is_pythons(score, threshold, band, browser):
+    got = call(browser, "verdictFor", [score, threshold, list(band)])
+    assert got == verdict_for(score, threshold, band), f"verdictFor({score}, {threshold}, {band})"
