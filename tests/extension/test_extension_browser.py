@@ -374,6 +374,12 @@ def test_badges_neither_move_the_page_nor_share_its_styles(browser, sites):
     # a badge stays inside its image: no horizontal scrollbar at the page's edge
     assert right_badge["x"] + right_badge["w"] <= rights[1] + rights[3] + 0.5
 
+    # a click on a badge opens the panel, styled as ours despite the page's CSS
+    driver.find_element(By.CSS_SELECTOR, "dfd-overlay").shadow_root.find_element(By.CSS_SELECTOR, ".badge").click()
+    panel = wait_for_panel(driver, lambda p: p["state"] == "done")
+    assert panel["rect"][2] == 320 and panel["answers"][0]["verdict"] in FINAL, panel
+    assert driver.execute_script("return window.snapshotLayout()") == before
+
 
 # ---------------------------------------------------------------- lazy and later images
 
