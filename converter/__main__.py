@@ -1,7 +1,11 @@
 """python -m converter: the shipped Keras model -> extension/model/ (TF.js)."""
 
 import argparse
+import os
 import sys
+
+# TensorFlow's C++ start-up chatter hides the one line that matters
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from converter.export import (
     DEFAULT_MODEL_DIR,

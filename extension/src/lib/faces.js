@@ -128,9 +128,10 @@ function rawDetections(detector, placed, det, resize) {
     const centres = tf.add(tf.slice(raw, [0, 1], [-1, 2]), anchors);
     const sizes = tf.slice(raw, [0, 3], [-1, 2]);
     const boxes = tf.concat([tf.sub(centres, tf.div(sizes, 2)), sizes], 1);
-    const logits = tf.slice(raw, [0, 0], [-1, 1]).squeeze([1]);
-    const clip = det.score_logit_clip;
-    const scores = tf.sigmoid(tf.clipByValue(logits, -clip, clip));
+    // Python clips the logits to +-80 only to keep numpy's exp from
+    // overflowing; tf.sigmoid is stable, and the clip moves no score that
+    // could reach a pass's min_score
+    const scores = tf.sigmoid(tf.slice(raw, [0, 0], [-1, 1]).squeeze([1]));
     return { boxes, scores };
   });
 }
