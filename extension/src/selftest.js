@@ -2,6 +2,8 @@
 // document uses, on image URLs and reports plain JSON. The parity test calls
 // window.selftest from Selenium; a person can pass ?urls=...&backend=....
 
+import * as tf from '@tensorflow/tfjs';
+
 import {
   createScorer,
   decodeImage,
@@ -49,7 +51,10 @@ async function score(url) {
 window.selftest = {
   load,
   score,
-  verdictFor: ([s, threshold, band]) => Promise.resolve(verdictFor(s, threshold, band)),
+  // live tensors: scoring must leave none behind
+  tensors: () => Promise.resolve(tf.memory().numTensors),
+  verdictFor: ([s, threshold, band]) =>
+    Promise.resolve(verdictFor(s, threshold, band)),
 };
 
 const params = new URLSearchParams(location.search);

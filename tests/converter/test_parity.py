@@ -113,6 +113,16 @@ def test_browser_image_verdict_is_its_most_suspicious_face(name, wasm_results):
     assert (reply["verdict"], reply["score"]) == (expected, max(scores) if scores else None)
 
 
+@pytest.mark.parametrize("names", [["real_portrait_grace_hopper.jpg", "noface_logo_matplotlib.png",
+                                     "multi_grid_3x2.jpg", "large_2000x1500.jpg"]])
+def test_scoring_leaves_no_tensors_behind(names, browser, wasm_results):
+    call(browser, "load", "wasm")
+    before = call(browser, "tensors", None)
+    for name in names * 2:
+        call(browser, "score", browser.base_url + name)
+    assert call(browser, "tensors", None) == before, "scoreImage leaks tensors: wrap them in tf.tidy or dispose them"
+
+
 # (score, threshold, band): on and either side of each edge
 VERDICT_CASES = [
     (0.2, 0.5, (0.4, 0.6)),

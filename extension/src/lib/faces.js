@@ -164,7 +164,10 @@ async function detectInSquare(detector, rgb, pass, det, resize) {
   tf.dispose([boxes, scores, corners, keep]);
 
   const k = side / det.input_size;
-  const minSide = Math.max(det.min_face_px, pass.min_face_share * Math.min(h, w));
+  const minSide = Math.max(
+    det.min_face_px,
+    pass.min_face_share * Math.min(h, w),
+  );
   const faces = [];
   for (const i of keepData) {
     const [bx, by, bw, bh] = Array.from(boxData.subarray(4 * i, 4 * i + 4));

@@ -54,7 +54,10 @@ export function imageVerdict(faces, threshold, band) {
       worst = face;
     }
   }
-  return { verdict: verdictFor(worst.score, threshold, band), score: worst.score };
+  return {
+    verdict: verdictFor(worst.score, threshold, band),
+    score: worst.score,
+  };
 }
 
 /**
@@ -104,7 +107,9 @@ async function tryBackend(name, wasmPath) {
       WEBGL_NEEDS_FLOAT32 &&
       !tf.env().getBool('WEBGL_RENDER_FLOAT32_CAPABLE')
     ) {
-      console.warn('scorer: webgl renders in float16 only; trying the next backend');
+      console.warn(
+        'scorer: webgl renders in float16 only; trying the next backend',
+      );
       return false;
     }
     return true;
@@ -115,7 +120,8 @@ async function tryBackend(name, wasmPath) {
 }
 
 async function chooseBackend(backend, wasmPath) {
-  const wanted = backend === undefined || backend === null ? BACKENDS : [backend];
+  const wanted =
+    backend === undefined || backend === null ? BACKENDS : [backend];
   for (const name of wanted) {
     if (await tryBackend(name, wasmPath)) {
       return tf.getBackend();
@@ -158,7 +164,10 @@ export async function createScorer({ modelBaseUrl, backend, wasmPath } = {}) {
     /\/?$/,
     '/',
   );
-  const chosen = await chooseBackend(backend, wasmPath ?? extensionUrl(WASM_DIR));
+  const chosen = await chooseBackend(
+    backend,
+    wasmPath ?? extensionUrl(WASM_DIR),
+  );
   const infoUrl = `${base}model-info.json`;
   const info = await fetchJson(infoUrl);
   checkInfo(info, infoUrl);
@@ -183,7 +192,12 @@ export async function createScorer({ modelBaseUrl, backend, wasmPath } = {}) {
   tf.tidy(() => {
     scoreCrops(tf.zeros([1, size, size, 3]));
     detector.execute(
-      tf.zeros([1, info.face_detector.input_size, info.face_detector.input_size, 3]),
+      tf.zeros([
+        1,
+        info.face_detector.input_size,
+        info.face_detector.input_size,
+        3,
+      ]),
       info.face_detector.output_names,
     );
   });
@@ -200,7 +214,9 @@ export async function createScorer({ modelBaseUrl, backend, wasmPath } = {}) {
         const p = tf.tidy(() =>
           scoreCrops(
             tf.stack(
-              found.map((f) => cropFace(rgb, f.box, info.margin, size, info.resize)),
+              found.map((f) =>
+                cropFace(rgb, f.box, info.margin, size, info.resize),
+              ),
             ),
           ),
         );
