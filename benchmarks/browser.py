@@ -1,0 +1,385 @@
+"""In-browser speed and size: the extension's own scoring code in headless Chromium.
+
+    python -m benchmarks --only browser [--rounds 5] [--budget-s 90] [--page-images 50]
+
+1. Builds the extension (tests/browser_harness.py) and opens its self-test
+   page (selftest.html), which runs lib/scorer.js, the code the offscreen
+   document runs. On the 'wasm' and 'webgl' backends (webgl is SwiftShader
+   here: there is no GPU) each committed fixture image (tests/fixtures/faces,
+   tests/fixtures/photos) is scored once as warm-up, then again for `rounds`
+   rounds or until `budget-s` is spent. From the scorer's own timings:
+   detection ms per image and classification ms per face (crop, resize and
+   both forward passes of the flip-averaged model), p50 and p95.
+2. A page of `page-images` face images (the fixture faces, each URL distinct
+   so none is a cache hit) on one loopback origin, its images on another
+   served without CORS headers, the real extension with its default settings
+   (auto-badges on, no backend). Time from navigation start to the moment no
+   image's `data-dfd-verdict` is `scanning`: first in a fresh browser (the
+   offscreen document loads the model), then again on a second page of new
+   URLs (model loaded).
+3. Sizes: the built extension (unpacked and zipped) and extension/model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+
+from benchmarks import report
+from benchmarks.stats import load_average, percentile, shown
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+MODEL_DIR = REPO / "extension" / "model"
+BACKENDS = ("wasm", "webgl")
+WINDOW = (1280, 1000)  # every image of the badge page is in view: the scanner scores what is visible
+PAGE_IMAGE_PX = 120  # shown size on the badge page; the scanner skips images under 64 px
+PAGE_TIMEOUT_S = 300  # 50 images on 2 busy cores, model load included
+SCRIPT_TIMEOUT_S = 300  # one webgl (SwiftShader) call can take seconds on busy cores
+TARGET_WASM_CLASSIFY_MS = 15
+TARGET_EXTENSION_MB = 15
+MB = 1_000_000
+
+# what lib/scorer.js's wasm backend will pick: tfjs-backend-wasm's own feature tests
+ENVIRONMENT_JS = """
+const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
+let renderer = null;
+if (gl) {
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  renderer = gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER);
+}
+const simd = WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3,
+  2, 1, 0, 10, 9, 1, 7, 0, 65, 0, 253, 15, 26, 11]));
+let threads = false;
+try {
+  new MessageChannel().port1.postMessage(new SharedArrayBuffer(1));
+  threads = WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2,
+    1, 0, 5, 4, 1, 3, 1, 1, 10, 11, 1, 9, 0, 65, 0, 254, 16, 2, 0, 26, 11]));
+} catch (e) {
+  threads = false;
+}
+return { renderer, simd, threads, crossOriginIsolated: self.crossOriginIsolated,
+         cores: navigator.hardwareConcurrency };
+"""
+CALL_JS = """
+const [fn, arg, done] = arguments;
+const started = performance.now();
+selftest[fn](arg).then(
+  (out) => done({ out, ms: performance.now() - started }),
+  (e) => done({ error: String(e && e.message || e) }));
+"""
+LOAD_JS = """(async () => {
+  const started = performance.now();
+  const out = await selftest.load(%s);
+  return { out, ms: performance.now() - started };
+})()"""
+# recorded by the badge page itself from its first script on, so nothing is missed
+WATCH_JS = """
+window.bench = { first: null, done: null, final: 0, verdicts: {} };
+const watch = () => {
+  const imgs = [...document.images];
+  const verdicts = {};
+  for (const img of imgs) {
+    const v = img.getAttribute('data-dfd-verdict');
+    if (v && v !== 'scanning') verdicts[v] = (verdicts[v] || 0) + 1;
+  }
+  const final = Object.values(verdicts).reduce((a, b) => a + b, 0);
+  const now = performance.now();
+  if (final && bench.first === null) bench.first = now;
+  if (final === imgs.length && bench.done === null) bench.done = now;
+  Object.assign(bench, { final, verdicts });
+};
+new MutationObserver(watch).observe(document.documentElement,
+  { subtree: true, attributes: true, attributeFilter: ['data-dfd-verdict'] });
+"""
+
+
+def fixture_images() -> list[str]:
+    """Paths under tests/fixtures: every face in the manifest, then the photos."""
+    rows = csv.DictReader((FIXTURES / "faces" / "manifest.csv").open())
+    faces = [f"faces/{row['path']}" for row in rows]
+    photos = sorted(f"photos/{p.name}" for p in (FIXTURES / "photos").iterdir() if p.is_file())
+    return faces + photos
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def zipped_bytes(folder: Path) -> int:
+    """The extension as a store upload: a deflated zip of the folder, in memory."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for p in sorted(Path(folder).rglob("*")):
+            if p.is_file():
+                z.write(p, p.relative_to(folder))
+    return len(buffer.getvalue())
+
+
+def call(driver, fn: str, arg):
+    """selftest[fn](arg) in the page; its value and the in-page ms, or raise with the page's error."""
+    answer = driver.execute_async_script(CALL_JS, fn, arg)
+    if "error" in answer:
+        raise RuntimeError(f"selftest.{fn}({arg!r}) failed in the page: {answer['error']}")
+    return answer["out"], answer["ms"]
+
+
+def load_watching_wasm(browser, backend: str) -> tuple[dict, float, list[str]]:
+    """selftest.load(backend) through DevTools: its value, in-page ms, and the .wasm files fetched meanwhile."""
+    import websocket  # websocket-client, as tests/extension/devtools.py uses
+
+    address = browser.driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
+    listed = json.load(urllib.request.urlopen(f"http://{address}/json/list", timeout=10))
+    page = next(t["webSocketDebuggerUrl"] for t in listed if t["url"] == browser.url("selftest.html"))
+    ws = websocket.create_connection(page, suppress_origin=True, timeout=SCRIPT_TIMEOUT_S)
+    fetched = []
+    try:
+        ws.send(json.dumps({"id": 1, "method": "Network.enable", "params": {}}))
+        expression = LOAD_JS % json.dumps(backend)
+        params = {"expression": expression, "awaitPromise": True, "returnByValue": True}
+        ws.send(json.dumps({"id": 2, "method": "Runtime.evaluate", "params": params}))
+        while True:
+            message = json.loads(ws.recv())
+            if message.get("method") == "Network.requestWillBeSent":
+                url = message["params"]["request"]["url"]
+                if url.endswith(".wasm"):
+                    fetched.append(url.rsplit("/", 1)[-1])
+            elif message.get("id") == 2:
+                break
+    finally:
+        ws.close()
+    result = message.get("result", {})
+    if "exceptionDetails" in result or "error" in message:
+        raise RuntimeError(f"selftest.load({backend!r}) failed in the page: {result or message['error']}")
+    value = result["result"]["value"]
+    return value["out"], value["ms"], fetched
+
+
+def time_backend(browser, backend: str, urls: list[str], rounds: int, budget_s: float) -> dict:
+    """Load the scorer on `backend`, warm up on every image, then time rounds within the budget."""
+    driver = browser.driver
+    loaded, load_ms, wasm_files = load_watching_wasm(browser, backend)
+    if loaded["backend"] != backend:
+        raise RuntimeError(f"asked for the {backend} backend, the scorer started {loaded['backend']}")
+    for url in urls:  # warm-up: every image shape compiles its kernels once
+        call(driver, "score", url)
+    detect, classify, faces_seen = [], [], 0
+    deadline = time.monotonic() + budget_s
+    done_rounds = 0
+    while done_rounds < rounds and (done_rounds == 0 or time.monotonic() < deadline):
+        for url in urls:
+            result, _ = call(driver, "score", url)
+            timings = result["timings"]
+            detect.append(timings["detectMs"])
+            if result["faces"]:
+                classify.append(timings["classifyMs"] / len(result["faces"]))
+                faces_seen += len(result["faces"])
+        done_rounds += 1
+    return {
+        "backend": backend,
+        "load_ms": load_ms,
+        "wasm_files": wasm_files,
+        "rounds": done_rounds,
+        "detect": detect,
+        "classify": classify,
+        "faces": faces_seen,
+    }
+
+
+def badge_page(folder: Path, images_base: str, name: str, count: int, tag: str) -> str:
+    """Write a page of `count` fixture faces, each URL distinct; returns the file name."""
+    faces = [p for p in fixture_images() if p.startswith("faces/")]
+    imgs = "".join(
+        f"<img alt='' src='{images_base}{faces[i % len(faces)]}?{tag}={i}'>" for i in range(count)
+    )
+    html = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>50 faces</title>"
+        f"<style>body{{margin:0}} img{{width:{PAGE_IMAGE_PX}px;height:{PAGE_IMAGE_PX}px;margin:2px}}</style>"
+        f"<script>{WATCH_JS}</script></head><body>{imgs}</body></html>"
+    )
+    (folder / name).write_text(html)
+    return name
+
+
+def time_badge_page(driver, url: str) -> dict:
+    """Open url and wait until no image is scanning; ms from navigation start, as the page recorded them."""
+    driver.get(url)
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while True:
+        state = driver.execute_script(
+            "return {...window.bench, images: document.images.length,"
+            " load: performance.getEntriesByType('navigation')[0].loadEventEnd};"
+        )
+        if state["done"] is not None:
+            return state
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{state['final']} of {state['images']} images had a badge after {PAGE_TIMEOUT_S} s; "
+                f"verdicts so far: {state['verdicts']}"
+            )
+        time.sleep(0.25)
+
+
+def run_selftest(dist: Path, rounds: int, budget_s: float) -> tuple[dict, list[dict]]:
+    from tests.browser_harness import extension_browser, serve_folder
+
+    urls_of = fixture_images()
+    with serve_folder(FIXTURES) as base, extension_browser(dist) as browser:
+        driver = browser.driver
+        driver.set_script_timeout(SCRIPT_TIMEOUT_S)
+        browser.open("selftest.html")
+        env = driver.execute_script(ENVIRONMENT_JS)
+        env["chromium"] = driver.capabilities.get("browserVersion")
+        urls = [base + p for p in urls_of]
+        runs = []
+        for backend in BACKENDS:
+            runs.append(time_backend(browser, backend, urls, rounds, budget_s))
+            print(f"{backend}: {runs[-1]['rounds']} rounds, {len(runs[-1]['detect'])} images", flush=True)
+    return env, runs
+
+
+def run_badge_pages(dist: Path, count: int) -> list[dict]:
+    from tests.browser_harness import extension_browser, serve_folder
+
+    pages = []
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
+        folder = Path(tmp)
+        with serve_folder(FIXTURES, cors=False) as images, serve_folder(folder) as site:
+            images = images.replace("127.0.0.1", "localhost")  # another origin than the page's
+            with extension_browser(dist) as browser:
+                browser.driver.set_window_size(*WINDOW)
+                for label, tag in (("fresh browser: model loads first", "cold"), ("model already loaded", "warm")):
+                    name = badge_page(folder, images, f"{tag}.html", count, tag)
+                    state = time_badge_page(browser.driver, site + name)
+                    pages.append({"label": label, **state})
+                    print(f"badge page ({label}): {state['done']:.0f} ms, {state['verdicts']}", flush=True)
+    return pages
+
+
+def main(argv=None):
+    from tests.browser_harness import build_extension
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds over the fixtures per backend")
+    p.add_argument("--budget-s", type=float, default=90.0, help="stop a backend's rounds after this (one at least)")
+    p.add_argument("--page-images", type=int, default=50, help="face images on the badge page")
+    a = p.parse_args(argv)
+
+    load_before = load_average()
+    with tempfile.TemporaryDirectory(prefix="bench-extension-") as tmp:
+        dist = build_extension(Path(tmp) / "dist")
+        sizes = {
+            "dist": folder_bytes(dist),
+            "dist_zip": zipped_bytes(dist),
+            "dist_wasm": folder_bytes(dist / "wasm"),
+            "dist_js": sum(f.stat().st_size for f in dist.glob("*.js")),
+            "classifier": folder_bytes(MODEL_DIR / "classifier"),
+            "detector": folder_bytes(MODEL_DIR / "face_detector"),
+        }
+        env, runs = run_selftest(dist, a.rounds, a.budget_s)
+        load_mid = load_average()
+        pages = run_badge_pages(dist, a.page_images)
+    load_after = load_average()
+
+    rows = []
+    for r in runs:
+        wasm = r["backend"] == "wasm"
+        c50 = percentile(r["classify"], 50)
+        rows += [
+            {
+                "measure": f"{r['backend']}: face detection, ms per image",
+                "p50": shown(percentile(r["detect"], 50)),
+                "p95": shown(percentile(r["detect"], 95)),
+                "n": len(r["detect"]),
+                "target": "",
+                "met": "",
+            },
+            {
+                "measure": f"{r['backend']}: classification, ms per face (crop + 2 forward passes)",
+                "p50": shown(c50),
+                "p95": shown(percentile(r["classify"], 95)),
+                "n": len(r["classify"]),
+                "target": f"p50 <= {TARGET_WASM_CLASSIFY_MS} ms" if wasm else "",
+                "met": ("yes" if c50 <= TARGET_WASM_CLASSIFY_MS else "no") if wasm else "",
+            },
+            {
+                "measure": f"{r['backend']}: model load + warm-up (createScorer), ms",
+                "p50": shown(r["load_ms"]),
+                "p95": None,
+                "n": 1,
+                "target": "",
+                "met": "",
+            },
+        ]
+    for page in pages:
+        rows.append({
+            "measure": f"page of {a.page_images} faces, navigation start to last badge, ms ({page['label']})",
+            "p50": shown(page["done"]),
+            "p95": None,
+            "n": 1,
+            "target": "",
+            "met": "",
+        })
+    rows += [
+        {
+            "measure": "extension size, MB (built dist/, unpacked)",
+            "p50": round(sizes["dist"] / MB, 2),
+            "p95": None,
+            "n": None,
+            "target": f"<= {TARGET_EXTENSION_MB} MB",
+            "met": "yes" if sizes["dist"] <= TARGET_EXTENSION_MB * MB else "no",
+        },
+        {"measure": "extension size, MB (dist/ zipped, as uploaded)", "p50": round(sizes["dist_zip"] / MB, 2),
+         "p95": None, "n": None, "target": "", "met": ""},
+        {"measure": "model size, MB (classifier)", "p50": round(sizes["classifier"] / MB, 2),
+         "p95": None, "n": None, "target": "", "met": ""},
+        {"measure": "model size, MB (face detector)", "p50": round(sizes["detector"] / MB, 2),
+         "p95": None, "n": None, "target": "", "met": ""},
+    ]
+
+    wasm_run = runs[0]
+    verdicts = "; ".join(f"{p['label']}: {p['verdicts']}, load event at {p['load']:.0f} ms" for p in pages)
+    notes = (
+        f"Command: `python -m benchmarks --only browser --rounds {a.rounds} --budget-s {a.budget_s:g} "
+        f"--page-images {a.page_images}`. Chromium {env['chromium']} headless, {env['cores']} cores, no GPU: "
+        f"WebGL renders on {env['renderer']}. wasm: SIMD {'available' if env['simd'] else 'not available'}, "
+        f"threads {'available' if env['threads'] else 'not available'} (tfjs' feature tests; crossOriginIsolated "
+        f"{env['crossOriginIsolated']}); the page fetched {', '.join(wasm_run['wasm_files']) or 'no .wasm file'}: "
+        "lib/scorer.js keeps wasm single-threaded, as its pthread workers would start from blob: URLs, which the "
+        "extension's CSP blocks. Per-image and per-face times "
+        f"are the scorer's own timings (performance.now() around detection and around crop + classification) "
+        f"over {len(fixture_images())} fixture images after one warm-up pass, {wasm_run['rounds']} round(s) on "
+        f"wasm and {runs[1]['rounds']} on webgl; photos without faces run all detection passes. Badge page: "
+        f"{a.page_images} img elements of {PAGE_IMAGE_PX} px, all in view, distinct URLs; verdicts {verdicts}. "
+        f"Sizes: dist/ holds {sizes['dist_wasm'] / MB:.2f} MB of wasm binaries and {sizes['dist_js'] / MB:.2f} MB "
+        f"of JS bundles. Load average (1 min): {load_before:.2f} before, {load_mid:.2f} after the per-image "
+        f"timings, {load_after:.2f} at the end, on {os.cpu_count()} cores."
+    )
+    report.write(
+        "browser",
+        "Extension in headless Chromium: speed per image and face, badge page, sizes",
+        rows,
+        notes,
+        {
+            "load_average_1min": {"before": load_before, "after_selftest": load_mid, "after": load_after},
+            "environment": env,
+            "sizes_bytes": sizes,
+            "badge_pages": pages,
+            "samples": {r["backend"]: {"detect_ms": r["detect"], "classify_ms_per_face": r["classify"]} for r in runs},
+        },
+    )
+    print(report.markdown_table(rows))
+    print(notes)
+
+
+if __name__ == "__main__":
+    main()
