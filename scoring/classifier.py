@@ -77,16 +77,31 @@ class Classifier:
         self.tta_flip = bool(self.config.get("tta_flip", False))
         self.name = self.config.get("name", "deepfake-classifier")
         self.version = self.config.get("version", "0")
+        import tensorflow as tf
+
+        # a traced graph: calling a Keras 3 model eagerly walks its 150 layers
+        # in Python, 8x slower than the same maths as one graph
+        self._predict = tf.function(
+            self._forward,
+            input_signature=[tf.TensorSpec([None, self.input_size, self.input_size, 3], tf.float32)],
+        )
+
+    def _forward(self, crops):
+        """P(fake) per crop; with tta_flip, averaged with the mirror image in one batch."""
+        import tensorflow as tf
+
+        if not self.tta_flip:
+            return self.model(crops, training=False)[:, 0]
+        n = tf.shape(crops)[0]
+        p = self.model(tf.concat([crops, tf.reverse(crops, [2])], 0), training=False)[:, 0]
+        return (p[:n] + p[n:]) / 2
 
     def score_crops(self, crops: np.ndarray) -> np.ndarray:
         """P(fake) for a batch of N x S x S x 3 float crops in 0..255."""
         crops = np.asarray(crops, np.float32)
         if len(crops) == 0:
             return np.zeros(0, np.float32)
-        p = self.model(crops, training=False).numpy()[:, 0]
-        if self.tta_flip:
-            p = (p + self.model(crops[:, :, ::-1], training=False).numpy()[:, 0]) / 2
-        return p
+        return self._predict(crops).numpy()
 
     def verdict(self, score: float) -> str:
         return verdict_for(score, self.threshold, self.band)

@@ -10,7 +10,7 @@ from scoring.faces import load_image
 from training.model import count_flops
 from tests.conftest import FIXTURES
 
-FACES = sorted((FIXTURES / "faces").glob("*/*.jpg"))
+FACES = sorted((FIXTURES / "faces").glob("real/*.jpg")) + sorted((FIXTURES / "faces").glob("fake/*.jpg"))
 
 
 @pytest.fixture(scope="module")
