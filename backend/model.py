@@ -44,39 +44,11 @@ def _configure_tensorflow(threads: int, logger) -> None:
         logger.info("TensorFlow already initialised; keeping its thread settings")
 
 
-class GraphForward:
-    """The Keras model's inference pass traced once into a TensorFlow graph.
-
-    Classifier.score_crops calls model(x, training=False); run eagerly, Keras
-    steps through every layer in Python, which on one core costs ~20x the
-    graph's time for a 160 px MobileNetV2. Same weights and ops: scores agree
-    to float rounding. Anything else is the Keras model's.
-    """
-
-    def __init__(self, keras_model, input_size: int):
-        import tensorflow as tf
-
-        self.keras_model = keras_model
-        spec = tf.TensorSpec([None, input_size, input_size, 3], tf.float32)
-        self._forward = tf.function(lambda x: keras_model(x, training=False), input_signature=[spec])
-
-    def __call__(self, x, training=False):
-        if training:
-            raise ValueError("GraphForward runs inference only.")
-        import tensorflow as tf
-
-        return self._forward(tf.convert_to_tensor(x, tf.float32))
-
-    def __getattr__(self, name):
-        return getattr(self.keras_model, name)
-
-
 def _load(model_dir: Path, threads: int, logger) -> LoadedModel:
     started = time.perf_counter()
     _configure_tensorflow(threads, logger)
     classifier = Classifier(model_dir)
     explainer = GradCam(classifier.model)
-    classifier.model = GraphForward(classifier.model, classifier.input_size)
     # run the detector and the classifier once so the first request is not the slow one
     classifier.score_image(np.zeros((64, 64, 3), np.uint8))
     classifier.score_crops(np.zeros((1, classifier.input_size, classifier.input_size, 3), np.float32))
