@@ -117,7 +117,7 @@ def load(rel):
     return faces.load_image((FIXTURES / rel).read_bytes())
 
 
-def paste_small_face(canvas_size=(1600, 1200), at=(1100, 700), face_px=110):
+def paste_small_face(canvas_size=(2600, 1900), at=(1800, 1100), face_px=150):
     """A large plain photo with one small face: full-resolution detection must find it."""
     canvas = Image.new("RGB", canvas_size, (90, 120, 90))
     face = Image.fromarray(load("photos/portrait_grace_hopper.jpg")).resize((face_px, int(face_px * 600 / 512)))
@@ -130,7 +130,8 @@ def paste_small_face(canvas_size=(1600, 1200), at=(1100, 700), face_px=110):
     [
         ("portrait", load("photos/portrait_grace_hopper.jpg"), False, 1, (150, 120, 400, 360)),
         ("tight dfdc crop", load("faces/real/dfdc_ikcxvepgks.jpg"), False, 1, (0, 0, 224, 224)),
-        ("small face in a big photo", paste_small_face(), True, 1, (1100, 700, 1210, 830)),
+        ("small face in a big photo", paste_small_face(), True, 1, (1800, 1100, 1950, 1280)),
+        ("small face in a big photo, one pass", paste_small_face(), False, 0, None),
         ("landscape", load("photos/landscape_china.jpg"), False, 0, None),
         ("landscape, full resolution", load("photos/landscape_china.jpg"), True, 0, None),
         ("logo", load("photos/logo_matplotlib.png"), False, 0, None),
