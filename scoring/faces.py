@@ -123,14 +123,62 @@ def _halve(img: np.ndarray) -> np.ndarray:
     return (img[0::2, 0::2] + img[1::2, 0::2] + img[0::2, 1::2] + img[1::2, 1::2]) * 0.25
 
 
-def resize_square(img: np.ndarray, size: int) -> np.ndarray:
-    """Resize a square HxWx3 image to size x size float32, anti-aliased by halving."""
+@dataclass(frozen=True)
+class Placed:
+    """A side x side square of zeros holding `img` at (ox, oy).
+
+    Letterboxes and edge crops stay in this form until they have been halved
+    down to a few times the target size, so the 8000 px letterbox of a 2000 px
+    photo never exists in memory; the halving averages the same four pixels,
+    zeros included, as halving the whole square would. extension/src/lib/faces.js
+    does the same.
+    """
+
+    img: np.ndarray | None  # float32; None when the square holds no image pixel
+    ox: int
+    oy: int
+    side: int
+
+
+def _halve_axis(offset: int, length: int, side: int):
+    """(pixels kept, zeros before, zeros after, new offset) along one axis, or None."""
+    end = side // 2 * 2  # an odd last row/column is dropped
+    start = offset - offset % 2
+    stop = min(offset + length, end)
+    if stop <= offset:
+        return None
+    return stop - offset, offset - start, (stop - start) % 2, start // 2
+
+
+def _halve_placed(p: Placed) -> Placed:
+    side = p.side // 2
+    if p.img is None:
+        return Placed(None, 0, 0, side)
+    ay = _halve_axis(p.oy, p.img.shape[0], p.side)
+    ax = _halve_axis(p.ox, p.img.shape[1], p.side)
+    if ay is None or ax is None:
+        return Placed(None, 0, 0, side)
+    kept = p.img[: ay[0], : ax[0]]
+    padded = np.pad(kept, ((ay[1], ay[2]), (ax[1], ax[2]), (0, 0)))
+    return Placed(_halve(padded), ax[3], ay[3], side)
+
+
+def _materialise(p: Placed) -> np.ndarray:
+    out = np.zeros((p.side, p.side, 3), np.float32)
+    if p.img is not None:
+        h, w = p.img.shape[:2]
+        out[p.oy : p.oy + h, p.ox : p.ox + w] = p.img
+    return out
+
+
+def resize_square(img, size: int) -> np.ndarray:
+    """Resize a square (array or Placed) to size x size float32, anti-aliased by halving."""
     import tensorflow as tf
 
-    img = img.astype(np.float32)
-    while min(img.shape[0], img.shape[1]) >= HALVE_AT * size:
-        img = _halve(img)
-    out = tf.image.resize(img[None], (size, size), method="bilinear", antialias=False)
+    p = img if isinstance(img, Placed) else Placed(np.asarray(img, np.float32), 0, 0, img.shape[0])
+    while p.side >= HALVE_AT * size:
+        p = _halve_placed(p)
+    out = tf.image.resize(_materialise(p)[None], (size, size), method="bilinear", antialias=False)
     return out[0].numpy()
 
 
@@ -139,15 +187,14 @@ def _round(v: float) -> int:
     return math.floor(v + 0.5)
 
 
-def _place(img: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+def _place(img: np.ndarray, x0: int, y0: int, side: int) -> Placed:
     """The side x side window of img at (x0, y0), zeros where it leaves the image."""
     h, w = img.shape[:2]
-    out = np.zeros((side, side, 3), dtype=img.dtype)
     sx0, sy0 = max(x0, 0), max(y0, 0)
     sx1, sy1 = min(x0 + side, w), min(y0 + side, h)
-    if sx1 > sx0 and sy1 > sy0:
-        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = img[sy0:sy1, sx0:sx1]
-    return out
+    if sx1 <= sx0 or sy1 <= sy0:
+        return Placed(None, 0, 0, side)
+    return Placed(img[sy0:sy1, sx0:sx1].astype(np.float32), sx0 - x0, sy0 - y0, side)
 
 
 @lru_cache(maxsize=1)
