@@ -19,7 +19,7 @@ def choose_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
         pred = scores >= t
         bal = (pred[labels].mean() + (~pred[~labels]).mean()) / 2
         if bal > best:
-            best, best_t = bal, float(t)
+            best, best_t = bal, round(float(t), 4)
     return best_t
 
 
@@ -48,4 +48,5 @@ def choose_band(labels: np.ndarray, scores: np.ndarray, threshold: float) -> tup
     hi_idx = min(hi_idx, t_idx + max_half)
     low = float(s[lo_idx]) if lo_idx < n else threshold
     high = float(s[hi_idx]) if hi_idx < n else 1.0
-    return round(min(low, threshold), 4), round(max(high, threshold), 4)
+    # rounded for config.json, then clamped so the band always holds the threshold
+    return min(round(low, 4), threshold), max(round(high, 4), threshold)

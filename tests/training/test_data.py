@@ -85,6 +85,20 @@ def test_choose_threshold_separates(labels, scores, threshold_range):
     assert lo < t <= hi
 
 
+@pytest.mark.parametrize(
+    "labels, scores",
+    [
+        ([0, 1], [0.4909999966621399, 0.4910000026226044]),  # float32 scores next to a 4-decimal rounding
+        ([0, 0, 1, 1], [0.5, 0.5, 0.5, 0.5]),  # an untrained model: every score the same
+    ],
+)
+def test_band_holds_the_threshold_whatever_the_rounding(labels, scores):
+    labels, scores = np.array(labels), np.array(scores, np.float32)
+    t = choose_threshold(labels, scores)
+    low, high = choose_band(labels, scores, t)
+    assert low <= t <= high
+
+
 def test_band_brackets_the_threshold_and_stays_small():
     rng = np.random.default_rng(0)
     labels = np.array([0] * 500 + [1] * 500)
