@@ -102,11 +102,14 @@ def scored_per_worker(log_path: Path) -> dict[str, int]:
     return counts
 
 
-def cpu_busy() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores since boot, from /proc/stat."""
+def cpu_busy() -> tuple[int, int, int]:
+    """(busy, total, steal) jiffies of all cores since boot, from /proc/stat.
+
+    Steal is time the hypervisor gave this machine's cores to others: a slower run with steal shows it.
+    """
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
+    return sum(fields) - idle, sum(fields), fields[7]
 
 
 def post(session, base: str, data: bytes) -> tuple[float, dict]:
@@ -168,6 +171,7 @@ def throughput(base: str, log_path: Path, data: bytes, clients: int, seconds: fl
         "clients": clients, "requests": len(wall), "seconds": elapsed, "ips": len(wall) / elapsed, "wall": wall,
         "per_worker": sorted((after[pid] - before.get(pid, 0) for pid in after), reverse=True),
         "cpu_busy": (cpu_after[0] - cpu_before[0]) / max(cpu_after[1] - cpu_before[1], 1),
+        "cpu_steal": (cpu_after[2] - cpu_before[2]) / max(cpu_after[1] - cpu_before[1], 1),
     }
 
 
@@ -298,7 +302,8 @@ def main(argv=None):
     for r in runs:
         rows.append({
             "measure": f"throughput, 1 MP, {r['clients']} concurrent client{'s' if r['clients'] > 1 else ''} "
-                       f"(per worker {'/'.join(map(str, r['per_worker']))}; cores {r['cpu_busy']:.0%} busy)",
+                       f"(per worker {'/'.join(map(str, r['per_worker']))}; cores {r['cpu_busy']:.0%} busy, "
+                       f"{r['cpu_steal']:.0%} stolen)",
             "p50 ms": shown(percentile(r["wall"], 50)),
             "p95 ms": shown(percentile(r["wall"], 95)),
             "server p50 ms": None,
