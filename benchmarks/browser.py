@@ -191,6 +191,7 @@ def time_backend(browser, backend: str, urls: list[str], rounds: int, budget_s: 
         done_rounds += 1
     return {
         "backend": backend,
+        "threads": loaded.get("threads"),  # wasm's threads (1: single-threaded); None elsewhere
         "load_ms": load_ms,
         "wasm_files": wasm_files,
         "rounds": done_rounds,
@@ -358,18 +359,19 @@ def main(argv=None):
         f"--page-images {a.page_images}`. Chromium {env['chromium']} headless, {env['cores']} cores, no GPU: "
         f"WebGL renders on {env['renderer']}. wasm: SIMD {'available' if env['simd'] else 'not available'}, "
         f"threads {'available' if env['threads'] else 'not available'} (tfjs' feature tests; crossOriginIsolated "
-        f"{env['crossOriginIsolated']}); the page fetched {', '.join(wasm_run['wasm_files']) or 'no .wasm file'}: "
-        "lib/scorer.js keeps wasm single-threaded, as its pthread workers would start from blob: URLs, which the "
-        "extension's CSP blocks. Per-image and per-face times "
+        f"{env['crossOriginIsolated']}); the page fetched {', '.join(wasm_run['wasm_files']) or 'no .wasm file'} "
+        f"and lib/scorer.js ran wasm on {wasm_run['threads']} thread(s): one per physical core, taken as half the "
+        "logical cores, 4 at most, so single-threaded below 4 (its pthread workers load from files in wasm/, as "
+        "the extension's CSP allows no blob: workers). Per-image and per-face times "
         f"are the scorer's own timings (performance.now() around detection and around crop + classification) "
         f"over {len(fixture_images())} fixture images after one warm-up pass, {wasm_run['rounds']} round(s) on "
         f"wasm and {runs[1]['rounds']} on webgl; photos without faces run all detection passes. Classification "
         "is two forward passes of the 160 px MobileNetV2 per face (the face and its mirror image, tta_flip), on "
-        "one core, so each figure covers two passes of the network. Badge page: "
+        f"{wasm_run['threads']} thread(s) on wasm, so each figure covers two passes of the network. Badge page: "
         f"{a.page_images} img elements of {PAGE_IMAGE_PX} px, all in view, distinct URLs; verdicts {verdicts}. "
-        f"Sizes: dist/ holds {sizes['dist_wasm'] / MB:.2f} MB of wasm binaries and {sizes['dist_js'] / MB:.2f} MB "
-        f"of JS bundles. Load average (1 min): {load_before:.2f} before, {load_mid:.2f} after the per-image "
-        f"timings, {load_after:.2f} at the end, on {os.cpu_count()} cores."
+        f"Sizes: dist/ holds {sizes['dist_wasm'] / MB:.2f} MB in wasm/ (binaries, threaded worker scripts) and "
+        f"{sizes['dist_js'] / MB:.2f} MB of JS bundles. Load average (1 min): {load_before:.2f} before, "
+        f"{load_mid:.2f} after the per-image timings, {load_after:.2f} at the end, on {os.cpu_count()} cores."
     )
     report.write(
         "browser",

@@ -161,6 +161,7 @@ function browserResult(scored, scorer, settings) {
     threshold,
     band,
     tfBackend: scorer.backend,
+    tfThreads: scorer.threads,
     timings: scored.timings,
   };
 }

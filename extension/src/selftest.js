@@ -1,6 +1,7 @@
 // The scoring self-test page: runs lib/scorer.js, the code the offscreen
 // document uses, on image URLs and reports plain JSON. The parity test calls
-// window.selftest from Selenium; a person can pass ?urls=...&backend=....
+// window.selftest from Selenium; a person can pass ?urls=...&backend=...
+// (&threads=1 for single-threaded wasm).
 
 import * as tf from '@tensorflow/tfjs';
 
@@ -12,22 +13,37 @@ import {
 } from './lib/scorer.js';
 
 let scorerPromise;
-let scorerBackend;
+let scorerKey;
 
-/** Load the scorer once (backend: 'webgl', 'wasm', 'cpu' or undefined for the default order). */
-async function load(backend) {
-  if (scorerPromise && scorerBackend !== backend) {
+/**
+ * Load the scorer once. `options` is a backend name ('webgl', 'wasm', 'cpu';
+ * undefined for the default order) or { backend, threads }: threads caps
+ * wasm's threads, and only a fresh page's first wasm load can set them.
+ */
+async function load(options) {
+  const { backend, threads } =
+    typeof options === 'object' && options ? options : { backend: options };
+  const key = `${backend}/${threads}`;
+  if (scorerPromise && scorerKey !== key) {
     (await scorerPromise).dispose();
     scorerPromise = undefined;
   }
-  scorerBackend = backend;
+  scorerKey = key;
   scorerPromise ??= createScorer({
     modelBaseUrl: chrome.runtime.getURL('model/'),
     backend,
+    maxThreads: threads,
   });
   const scorer = await scorerPromise;
   const { name, version, quantization } = scorer.info;
-  return { backend: scorer.backend, name, version, quantization };
+  return {
+    backend: scorer.backend,
+    threads: scorer.threads,
+    cores: navigator.hardwareConcurrency,
+    name,
+    version,
+    quantization,
+  };
 }
 
 /** Fetch, decode and score one image URL; JSON-friendly. */
@@ -44,6 +60,7 @@ async function score(url) {
     ...result,
     ...imageVerdict(result.faces, threshold, band),
     backend: scorer.backend,
+    threads: scorer.threads,
     info: { threshold, uncertain_band: band },
   };
 }
@@ -61,7 +78,8 @@ const params = new URLSearchParams(location.search);
 if (params.has('urls')) {
   const out = document.getElementById('out');
   const backend = params.get('backend') || undefined;
-  load(backend)
+  const threads = Number(params.get('threads')) || undefined;
+  load({ backend, threads })
     .then(async () => {
       for (const url of params.get('urls').split(',')) {
         out.textContent += `${url}\n${JSON.stringify(await score(url))}\n`;

@@ -10,11 +10,13 @@ Every image in tests/fixtures/parity is scored twice:
 Both must find the same faces (boxes within 3% of the image size) with P(fake)
 within 0.01 (converter.parity). The browser runs the wasm backend, which is
 what a machine without a GPU gets; the default backend order is checked on a
-few images.
+few images. Threaded wasm must start where the cores allow it (DevTools
+emulates them where this machine has too few) and score as one thread does.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,10 @@ SCRIPT_TIMEOUT_S = 300  # one image on the cpu backend, on 2 busy cores
 # a face, no face, several faces and a large image through the default order
 DEFAULT_BACKEND_IMAGES = ["real_portrait_grace_hopper.jpg", "noface_logo_matplotlib.png", "multi_grid_2x2.jpg",
                           "large_2000x1500.jpg"]
+# threaded wasm against one thread: a face, four faces, a fake
+THREADED_IMAGES = ["real_portrait_grace_hopper.jpg", "multi_grid_2x2.jpg", "fake_stylegan_ffhq_01R3N4195O.jpg"]
+EMULATED_CORES = 4  # the fewest logical cores that get 2 wasm threads
+THREADED_SCORE_TOLERANCE = 1e-4  # same kernels, work split differently
 CALL = """
 const [method, arg, done] = arguments;
 window.selftest[method](arg).then(
@@ -63,6 +69,11 @@ def call(browser, method: str, arg):
     if "error" in reply:
         raise AssertionError(f"selftest.{method}({arg!r}) failed in the browser: {reply['error']}")
     return reply["value"]
+
+
+def wasm_threads_for(cores: int) -> int:
+    """lib/scorer.js's rule: a wasm thread per physical core (half the logical ones), 1 to 4."""
+    return max(1, min(cores // 2, 4))
 
 
 def browser_result(reply: dict) -> Result:
@@ -102,6 +113,48 @@ def test_default_backend_matches_python(name, python_results, browser, wasm_resu
     backend, results = score_in_browser(browser, None, [name])
     assert backend in ("webgl", "wasm", "cpu")
     check_parity(f"{name} ({backend} backend)", python_results[name], browser_result(results[name]))
+
+
+def test_wasm_runs_on_the_threads_this_machine_allows(browser, wasm_results):
+    loaded = call(browser, "load", "wasm")
+    assert loaded["threads"] == wasm_threads_for(loaded["cores"]), (
+        f"wasm started on {loaded['threads']} thread(s) with {loaded['cores']} logical cores; a threaded "
+        "start that fails falls back to one thread after a timeout (see the page's console)"
+    )
+
+
+@contextmanager
+def fresh_tab(browser, cores: int | None = None):
+    """selftest.html in a new tab (a TF.js of its own), reporting `cores` logical cores if given; closed after."""
+    driver = browser.driver
+    home = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    try:
+        if cores:
+            driver.execute_cdp_cmd("Emulation.setHardwareConcurrencyOverride", {"hardwareConcurrency": cores})
+        browser.open("selftest.html")
+        yield
+    finally:
+        driver.close()
+        driver.switch_to.window(home)
+
+
+def test_threaded_wasm_starts_and_scores_as_one_thread_does(browser):
+    runs = {}
+    for label, cores, threads in (("one thread", None, 1), ("threaded", EMULATED_CORES, None)):
+        with fresh_tab(browser, cores):
+            loaded = call(browser, "load", {"backend": "wasm", "threads": threads})
+            scored = {name: call(browser, "score", browser.base_url + name) for name in THREADED_IMAGES}
+            runs[label] = (loaded["threads"], scored)
+    assert runs["one thread"][0] == 1
+    # its workers and their script load from wasm/ under the extension's CSP, or it would time out to 1
+    assert runs["threaded"][0] == wasm_threads_for(EMULATED_CORES), "threaded wasm fell back to one thread"
+    for name in THREADED_IMAGES:
+        one, threaded = (runs[label][1][name]["faces"] for label in ("one thread", "threaded"))
+        assert one and len(threaded) == len(one), name
+        for a, b in zip(one, threaded):
+            assert a["box"] == pytest.approx(b["box"], abs=1e-3), name
+            assert abs(a["score"] - b["score"]) <= THREADED_SCORE_TOLERANCE, (name, a["score"], b["score"])
 
 
 @pytest.mark.parametrize("name", IMAGES)

@@ -13,7 +13,11 @@
 //                                           scorer.info.uncertain_band);
 
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import {
+  getThreadsCount,
+  setThreadsCount,
+  setWasmPaths,
+} from '@tensorflow/tfjs-backend-wasm';
 
 import { cropFace, detectFaces } from './faces.js';
 
@@ -27,9 +31,18 @@ const WEBGL_NEEDS_FLOAT32 = true;
 export const MODEL_INFO_FORMAT = 1;
 // where build.mjs puts the wasm backend's binaries, relative to the extension
 const WASM_DIR = 'wasm/';
-// threaded wasm starts its workers from blob: URLs, which an extension's CSP
-// blocks, and the backend then waits for them forever: single-threaded SIMD
-const WASM_THREADS = false;
+// threaded wasm splits each layer across cores (its workers load from files
+// in wasm/; build.mjs says why not blob: URLs). One thread per physical core,
+// taken as half the logical ones: tfjs's wasm caps its pool there whatever
+// it is asked, so below 4 logical cores it stays single-threaded
+const WASM_LOGICAL_CORES_PER_THREAD = 2;
+// 4 at most: a 160 px MobileNetV2's layers are small, each split costs a
+// sync, and the page needs cores too
+const WASM_MAX_THREADS = 4;
+// a threaded start whose workers never load hangs rather than fails: after
+// this, start single-threaded instead (a good start, wasm compile included,
+// takes about 1 s on 2 busy cores)
+const WASM_THREADED_START_TIMEOUT_MS = 15000;
 
 /** The verdict for one score: 'uncertain' inside [low, high), else fake at/above the threshold. */
 export function verdictFor(score, threshold, band) {
@@ -92,13 +105,65 @@ function extensionUrl(path) {
   return new URL(path, globalThis.location.href).href;
 }
 
-async function tryBackend(name, wasmPath) {
-  try {
-    if (name === 'wasm') {
-      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', WASM_THREADS);
-      setWasmPaths(wasmPath);
+// the prefix handed to setWasmPaths, which throws once an init has aborted
+let wasmPathSet;
+// threads of the wasm backend this page started; it keeps them for good
+let wasmThreads;
+
+/** Resolve to false if `promise` has not settled within `ms`. */
+function within(promise, ms) {
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** The wasm backend: threaded where the browser allows, else one thread. */
+async function startWasm(wasmPath, maxThreads) {
+  if (wasmPathSet !== wasmPath) {
+    setWasmPaths(wasmPath);
+    wasmPathSet = wasmPath;
+  }
+  const threads = Math.min(
+    Math.floor(
+      (navigator.hardwareConcurrency || 1) / WASM_LOGICAL_CORES_PER_THREAD,
+    ),
+    maxThreads ?? WASM_MAX_THREADS,
+  );
+  if (
+    threads > 1 &&
+    (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'))
+  ) {
+    setThreadsCount(threads);
+    const started = await within(
+      tf.setBackend('wasm'),
+      WASM_THREADED_START_TIMEOUT_MS,
+    );
+    if (started) {
+      wasmThreads ??= getThreadsCount();
+      return true;
     }
-    if (!(await tf.setBackend(name))) {
+    console.warn('scorer: threaded wasm did not start; using one thread');
+  }
+  // tfjs picks the single-threaded SIMD binary (no idle workers), and a
+  // fresh init supersedes a hung threaded one
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  setThreadsCount(1);
+  if (!(await tf.setBackend('wasm'))) {
+    return false;
+  }
+  wasmThreads ??= getThreadsCount();
+  return true;
+}
+
+async function tryBackend(name, wasmPath, maxThreads) {
+  try {
+    const started =
+      name === 'wasm'
+        ? await startWasm(wasmPath, maxThreads)
+        : await tf.setBackend(name);
+    if (!started) {
       return false;
     }
     await tf.ready();
@@ -119,11 +184,11 @@ async function tryBackend(name, wasmPath) {
   }
 }
 
-async function chooseBackend(backend, wasmPath) {
+async function chooseBackend(backend, wasmPath, maxThreads) {
   const wanted =
     backend === undefined || backend === null ? BACKENDS : [backend];
   for (const name of wanted) {
-    if (await tryBackend(name, wasmPath)) {
+    if (await tryBackend(name, wasmPath, maxThreads)) {
       return tf.getBackend();
     }
   }
@@ -157,9 +222,17 @@ function checkInfo(info, url) {
 /**
  * Load model-info.json and both graph models from modelBaseUrl, pick a
  * backend (undefined: webgl, then wasm, then cpu), warm up once, and return
- * { info, backend, scoreImage(imageData), dispose() }.
+ * { info, backend, threads, scoreImage(imageData), dispose() }; threads is
+ * how many threads wasm computes with (1: single-threaded), null elsewhere.
+ * maxThreads caps wasm's threads (1: single-threaded); a page's first wasm
+ * start fixes them.
  */
-export async function createScorer({ modelBaseUrl, backend, wasmPath } = {}) {
+export async function createScorer({
+  modelBaseUrl,
+  backend,
+  wasmPath,
+  maxThreads,
+} = {}) {
   const base = new URL(modelBaseUrl ?? 'model/', extensionUrl('')).href.replace(
     /\/?$/,
     '/',
@@ -167,6 +240,7 @@ export async function createScorer({ modelBaseUrl, backend, wasmPath } = {}) {
   const chosen = await chooseBackend(
     backend,
     wasmPath ?? extensionUrl(WASM_DIR),
+    maxThreads,
   );
   const infoUrl = `${base}model-info.json`;
   const info = await fetchJson(infoUrl);
@@ -243,5 +317,6 @@ export async function createScorer({ modelBaseUrl, backend, wasmPath } = {}) {
     classifier.dispose();
   }
 
-  return { info, backend: chosen, scoreImage, dispose };
+  const threads = chosen === 'wasm' ? wasmThreads : null;
+  return { info, backend: chosen, threads, scoreImage, dispose };
 }

@@ -117,8 +117,10 @@ function sourceLine(result, elapsedMs) {
     }).`;
   }
   const ms = elapsedMs ?? result.timings?.totalMs;
+  // threads say whether wasm got its fast, multi-threaded start
+  const threads = result.tfThreads > 1 ? ` on ${result.tfThreads} threads` : '';
   return `Scored in this browser (${modelText(result.model)}${
-    result.tfBackend ? `, ${result.tfBackend}` : ''
+    result.tfBackend ? `, ${result.tfBackend}${threads}` : ''
   }${ms === undefined ? '' : `, ${Math.round(ms)} ms`}).`;
 }
 
