@@ -119,7 +119,13 @@ def to_rgb(img: Image.Image) -> np.ndarray:
 def _halve(img: np.ndarray) -> np.ndarray:
     """2x2 average, dropping an odd last row/column (TF.js avgPool 'valid')."""
     h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
-    img = img[:h, :w].astype(np.float32)
+    img = img[:h, :w]
+    if img.dtype == np.uint8:
+        # sums of four bytes are exact in uint16 and in float32 alike: same values as
+        # the float path, with a third of the memory traffic on a full-size photo
+        s = img[0::2, 0::2].astype(np.uint16) + img[1::2, 0::2] + img[0::2, 1::2] + img[1::2, 1::2]
+        return s.astype(np.float32) * 0.25
+    img = img.astype(np.float32)
     return (img[0::2, 0::2] + img[1::2, 0::2] + img[0::2, 1::2] + img[1::2, 1::2]) * 0.25
 
 
@@ -134,7 +140,7 @@ class Placed:
     does the same.
     """
 
-    img: np.ndarray | None  # float32; None when the square holds no image pixel
+    img: np.ndarray | None  # uint8 (a view of the photo) or float32 once halved; None: no image pixel
     ox: int
     oy: int
     side: int
@@ -175,7 +181,10 @@ def resize_square(img, size: int) -> np.ndarray:
     """Resize a square (array or Placed) to size x size float32, anti-aliased by halving."""
     import tensorflow as tf
 
-    p = img if isinstance(img, Placed) else Placed(np.asarray(img, np.float32), 0, 0, img.shape[0])
+    p = img
+    if not isinstance(p, Placed):
+        a = np.asarray(img)
+        p = Placed(a if a.dtype == np.uint8 else a.astype(np.float32), 0, 0, a.shape[0])
     while p.side >= HALVE_AT * size:
         p = _halve_placed(p)
     out = tf.image.resize(_materialise(p)[None], (size, size), method="bilinear", antialias=False)
@@ -194,7 +203,8 @@ def _place(img: np.ndarray, x0: int, y0: int, side: int) -> Placed:
     sx1, sy1 = min(x0 + side, w), min(y0 + side, h)
     if sx1 <= sx0 or sy1 <= sy0:
         return Placed(None, 0, 0, side)
-    return Placed(img[sy0:sy1, sx0:sx1].astype(np.float32), sx0 - x0, sy0 - y0, side)
+    window = img[sy0:sy1, sx0:sx1]
+    return Placed(window if window.dtype == np.uint8 else window.astype(np.float32), sx0 - x0, sy0 - y0, side)
 
 
 @lru_cache(maxsize=1)

@@ -35,6 +35,9 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
         else:
             p.add_argument(flag, type=type(value), default=value, help=f"default {value}")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --run-dir")
+    p.add_argument(
+        "--recalibrate", action="store_true", help="only choose threshold and band again for the model in --out-dir"
+    )
     p.add_argument("--version", default="1.0.0", help="model version written to config.json")
     args = p.parse_args(argv)
     for name in TrainConfig.field_names():
@@ -61,6 +64,10 @@ def make_model(cfg: TrainConfig, total_steps: int):
         load_imagenet_weights(model)
     elif cfg.init != "random":
         raise SystemExit(f"--init must be 'imagenet' or 'random', not {cfg.init!r}.")
+    if cfg.freeze_batchnorm:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False  # Keras 3: inference mode, statistics and scale fixed
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0,
         decay_steps=max(total_steps - cfg.warmup_steps, 1),
@@ -90,11 +97,7 @@ def sha256(path: Path) -> str:
 def train(cfg: TrainConfig, resume: bool = False, version: str = "1.0.0") -> Path:
     """Run the whole recipe; return the folder holding the trained model."""
     import keras
-    from sklearn.metrics import roc_auc_score
 
-    from scoring import faces
-    from scoring.classifier import CLASS_ORDER, CONFIG_FILE, MODEL_FILE
-    from training.calibrate import choose_band, choose_threshold
     from training.data import eval_dataset, load_split, train_dataset
     from training.prepare import cache_path, prepare
 
@@ -130,7 +133,21 @@ def train(cfg: TrainConfig, resume: bool = False, version: str = "1.0.0") -> Pat
         verbose=1 if sys.stdout.isatty() else 2,
     )
 
-    val_scores = score(model, val_crops.images, cfg.tta_flip)
+    return calibrate_and_save(model, cfg, val_crops, version)
+
+
+def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str) -> Path:
+    """Choose the threshold and uncertain band on `val`, then write the model and config.json."""
+    from sklearn.metrics import roc_auc_score
+
+    from scoring import faces
+    from scoring.classifier import CLASS_ORDER, CONFIG_FILE, MODEL_FILE
+    from training.calibrate import choose_band, choose_threshold
+    from training.model import fold_batchnorm
+
+    # the inference layout, without optimizer state: what the backend and the converter load
+    shipped = fold_batchnorm(model)
+    val_scores = score(shipped, val_crops.images, cfg.tta_flip)
     threshold = choose_threshold(val_crops.labels, val_scores)
     band = choose_band(val_crops.labels, val_scores, threshold)
     val_metrics = {"auc": float(roc_auc_score(val_crops.labels, val_scores))}
@@ -143,11 +160,6 @@ def train(cfg: TrainConfig, resume: bool = False, version: str = "1.0.0") -> Pat
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / MODEL_FILE
-    # ship the weights without the optimizer state: a third of the size
-    from training.model import build_classifier
-
-    shipped = build_classifier(cfg.image_size, cfg.dropout)
-    shipped.set_weights(model.get_weights())
     shipped.save(model_path)
     config = {
         "name": "deepfake-mobilenetv2",
@@ -171,7 +183,7 @@ def train(cfg: TrainConfig, resume: bool = False, version: str = "1.0.0") -> Pat
                 {"fill": f, "min_score": s, "min_face_share": m} for f, s, m in faces.DETECTION_PASSES
             ],
         },
-        "parameters": int(model.count_params()),
+        "parameters": int(shipped.count_params()),
         "val_metrics": val_metrics,
         "train_config": cfg.to_dict(),
     }
@@ -180,11 +192,20 @@ def train(cfg: TrainConfig, resume: bool = False, version: str = "1.0.0") -> Pat
     return out
 
 
-def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    cfg, args = parse_args(argv)
-    train(cfg, resume=args.resume, version=args.version)
+def recalibrate(cfg: TrainConfig, version: str) -> Path:
+    """Calibrate the model already in --out-dir again under this config (e.g. another
+    --tta-flip), without training: the weights stay, threshold and band follow."""
+    import keras
 
+    from scoring.classifier import MODEL_FILE
+    from training.data import load_split
+    from training.prepare import cache_path
 
-if __name__ == "__main__":
-    main()
+    model_path = Path(cfg.out_dir) / MODEL_FILE
+    if not model_path.is_file():
+        raise SystemExit(f"{model_path} not found: --recalibrate needs a trained model in --out-dir.")
+    cache = cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
+    if not cache.is_file():
+        raise SystemExit(f"{cache} not found: run a training (or training.prepare) first.")
+    model = keras.models.load_model(model_path)
+    return calibrate_and_save(model, cfg, load_split(cache, "val"), version)

@@ -2,25 +2,31 @@
 
 import json
 
+import keras
+import numpy as np
+
 from training.evaluate import evaluate
-from training.train import parse_args, train
+from training.train import parse_args, recalibrate, train
 from tests.conftest import FIXTURES
 
 
+def smoke_args(tmp_path) -> list[str]:
+    """A few steps from random weights on the committed fixtures."""
+    return [
+        "--manifest", str(FIXTURES / "faces" / "manifest.csv"),
+        "--cache-dir", str(tmp_path / "cache"),
+        "--run-dir", str(tmp_path / "run"),
+        "--out-dir", str(tmp_path / "model"),
+        "--init", "random",
+        "--epochs", "1",
+        "--steps-per-epoch", "2",
+        "--batch-size", "4",
+        "--warmup-steps", "1",
+    ]
+
+
 def test_train_then_evaluate_on_fixtures(tmp_path):
-    cfg, args = parse_args(
-        [
-            "--manifest", str(FIXTURES / "faces" / "manifest.csv"),
-            "--cache-dir", str(tmp_path / "cache"),
-            "--run-dir", str(tmp_path / "run"),
-            "--out-dir", str(tmp_path / "model"),
-            "--init", "random",
-            "--epochs", "1",
-            "--steps-per-epoch", "2",
-            "--batch-size", "4",
-            "--warmup-steps", "1",
-        ]
-    )
+    cfg, _ = parse_args(smoke_args(tmp_path))
     model_dir = train(cfg, version="0.0.0-smoke")
     config = json.loads((model_dir / "config.json").read_text())
     assert (model_dir / "deepfake_classifier.keras").is_file()
@@ -37,3 +43,19 @@ def test_train_then_evaluate_on_fixtures(tmp_path):
             assert metric in block, (key, metric)
     assert report["overall"]["n"] == 6 and report["overall"]["no_face"] == 0
     assert (tmp_path / "metrics.roc.png").stat().st_size > 1000
+
+
+def test_recalibrate_keeps_weights_and_follows_tta_setting(tmp_path):
+    base = smoke_args(tmp_path)
+    model_dir = train(parse_args(base + ["--tta-flip", "true"])[0], version="0.0.0-smoke")
+    before = json.loads((model_dir / "config.json").read_text())
+    weights_before = keras.models.load_model(model_dir / "deepfake_classifier.keras").get_weights()
+
+    recalibrate(parse_args(base + ["--tta-flip", "false"])[0], version="0.0.0-smoke")
+    after = json.loads((model_dir / "config.json").read_text())
+    weights_after = keras.models.load_model(model_dir / "deepfake_classifier.keras").get_weights()
+
+    assert before["tta_flip"] is True and after["tta_flip"] is False
+    assert all(np.array_equal(a, b) for a, b in zip(weights_before, weights_after))
+    low, high = after["uncertain_band"]
+    assert low <= after["threshold"] <= high
