@@ -252,6 +252,7 @@ def profile_1mp(data: bytes, threads: int, repeats: int) -> dict:
         "detect_parts": {k: statistics.median(v) for k, v in detect_parts.items()},
         "passes": passes,
         "faces": len(found),
+        "tta_flip": classifier.tta_flip,
         "eager_forward_ms": statistics.median(eager[WARMUP:]),
         "threads": classifier_threads(),
     }
@@ -320,7 +321,8 @@ def main(argv=None):
         f"decode {steps['decode']:.0f} ms, detection {steps['detect']:.0f} ms ({passes}; of which resizing "
         f"{parts['resize (halving + bilinear)']:.0f} ms, NMS {parts['non-max suppression']:.1f} ms, BlazeFace and "
         f"letterboxing {detector_ms:.0f} ms), crop {steps['crop']:.1f} ms, classification {steps['classify']:.0f} ms "
-        f"({prof['faces']} face and its mirror image as one batch through the Classifier's traced graph; "
+        f"({prof['faces']} face{' and its mirror image as one batch' if prof['tta_flip'] else ', one pass'} "
+        "through the Classifier's traced graph; "
         f"one eager Keras call on the face alone, as scoring ran before it was traced, takes "
         f"{prof['eager_forward_ms']:.0f} ms); the whole request through the app without HTTP "
         f"{steps['whole request through the app (Flask test client, no HTTP)']:.0f} ms"

@@ -37,6 +37,44 @@ def read_weights(manifest: list, folder: Path) -> dict:
     return weights
 
 
+# activations the TF.js converter fuses into FusedDepthwiseConv2dNative
+FUSED_ACTIVATIONS = ("Relu", "Relu6", "Elu", "Sigmoid", "Tanh")
+
+
+def split_fused_depthwise(graph_def) -> None:
+    """Rewrite TF.js' FusedDepthwiseConv2dNative (a TF.js-only op) as the
+    DepthwiseConv2dNative, BiasAdd and activation nodes TensorFlow runs; the
+    last node keeps the fused node's name, so its consumers are unchanged."""
+    nodes = []
+    for node in graph_def.node:
+        if node.op != "FusedDepthwiseConv2dNative":
+            nodes.append(node)
+            continue
+        fused = [op.decode() for op in node.attr["fused_ops"].list.s]
+        steps = [("DepthwiseConv2dNative", list(node.input[:2]))]
+        extra = list(node.input[2:])
+        for op in fused:
+            if op == "BiasAdd":
+                steps.append(("BiasAdd", [extra.pop(0)]))
+            elif op in FUSED_ACTIVATIONS:
+                steps.append((op, []))
+            else:
+                raise ValueError(f"{node.name}: fused op {op!r} is not supported.")
+        previous = None
+        for i, (op, inputs) in enumerate(steps):
+            name = node.name if i == len(steps) - 1 else f"{node.name}/{op}"
+            part = tf.compat.v1.NodeDef(name=name, op=op, input=inputs if previous is None else [previous] + inputs)
+            part.attr["T"].CopyFrom(node.attr["T"])
+            keys = ("strides", "padding", "dilations", "data_format") if i == 0 else ("data_format",) * (op == "BiasAdd")
+            for key in keys:
+                if key in node.attr:
+                    part.attr[key].CopyFrom(node.attr[key])
+            nodes.append(part)
+            previous = name
+    del graph_def.node[:]
+    graph_def.node.extend(nodes)
+
+
 def load_graph_model(model_json: Path):
     """Return a callable that maps the model's single input to its outputs.
 
@@ -54,6 +92,7 @@ def load_graph_model(model_json: Path):
             # the TF.js converter drops this attr; TF needs one dtype per extra arg
             num_args = node.attr["num_args"].i
             node.attr["TArgs"].list.type.extend([node.attr["T"].type] * num_args)
+    split_fused_depthwise(graph_def)
 
     # tensorflowjs 4.22 writes it at the top; BlazeFace's converter put it in userDefinedMetadata
     signature = spec.get("signature") or spec["userDefinedMetadata"]["signature"]

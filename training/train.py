@@ -209,3 +209,16 @@ def recalibrate(cfg: TrainConfig, version: str) -> Path:
         raise SystemExit(f"{cache} not found: run a training (or training.prepare) first.")
     model = keras.models.load_model(model_path)
     return calibrate_and_save(model, cfg, load_split(cache, "val"), version)
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    cfg, args = parse_args(argv)
+    if args.recalibrate:
+        recalibrate(cfg, args.version)
+    else:
+        train(cfg, resume=args.resume, version=args.version)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from training.evaluate import evaluate
-from training.train import parse_args, recalibrate, train
+from training.train import main, parse_args, train
 from tests.conftest import FIXTURES
 
 
@@ -51,7 +51,7 @@ def test_recalibrate_keeps_weights_and_follows_tta_setting(tmp_path):
     before = json.loads((model_dir / "config.json").read_text())
     weights_before = keras.models.load_model(model_dir / "deepfake_classifier.keras").get_weights()
 
-    recalibrate(parse_args(base + ["--tta-flip", "false"])[0], version="0.0.0-smoke")
+    main(base + ["--tta-flip", "false", "--recalibrate", "--version", "0.0.0-smoke"])  # as the command line runs it
     after = json.loads((model_dir / "config.json").read_text())
     weights_after = keras.models.load_model(model_dir / "deepfake_classifier.keras").get_weights()
 
