@@ -9,7 +9,7 @@
    tests/fixtures/photos) is scored once as warm-up, then again for `rounds`
    rounds or until `budget-s` is spent. From the scorer's own timings:
    detection ms per image and classification ms per face (crop, resize and
-   both forward passes of the flip-averaged model), p50 and p95.
+   the model's forward passes: one, two with flip averaging), p50 and p95.
 2. A page of `page-images` face images (the fixture faces, each URL distinct
    so none is a cache hit) on one loopback origin, its images on another
    served without CORS headers, the real extension with its default settings
@@ -301,6 +301,7 @@ def main(argv=None):
         pages = run_badge_pages(dist, a.page_images)
     load_after = load_average()
 
+    passes = forward_passes()
     rows = []
     for r in runs:
         wasm = r["backend"] == "wasm"
@@ -315,8 +316,8 @@ def main(argv=None):
                 "met": "",
             },
             {
-                "measure": f"{r['backend']}: classification, ms per face (crop + {forward_passes()} forward pass"
-                           f"{'es' if forward_passes() > 1 else ''})",
+                "measure": f"{r['backend']}: classification, ms per face (crop + {passes} forward pass"
+                           f"{'es' if passes > 1 else ''})",
                 "p50": shown(c50),
                 "p95": shown(percentile(r["classify"], 95)),
                 "n": len(r["classify"]),
@@ -373,7 +374,7 @@ def main(argv=None):
         f"over {len(fixture_images())} fixture images after one warm-up pass, {wasm_run['rounds']} round(s) on "
         f"wasm and {runs[1]['rounds']} on webgl; photos without faces run all detection passes. Classification "
         + ("is two forward passes of the 160 px MobileNetV2 per face (the face and its mirror image, tta_flip)"
-           if forward_passes() > 1 else "is one forward pass of the 160 px MobileNetV2 per face (BatchNorm folded)")
+           if passes > 1 else "is one forward pass of the 160 px MobileNetV2 per face (BatchNorm folded)")
         + f", on {wasm_run['threads']} thread(s) on wasm. Badge page: "
         f"{a.page_images} img elements of {PAGE_IMAGE_PX} px, all in view, distinct URLs; verdicts {verdicts}. "
         f"Sizes: dist/ holds {sizes['dist_wasm'] / MB:.2f} MB in wasm/ (binaries, threaded worker scripts) and "

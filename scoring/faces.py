@@ -169,6 +169,11 @@ def _halve_placed(p: Placed) -> Placed:
     return Placed(_halve(padded), ax[3], ay[3], side)
 
 
+def _pixels(a: np.ndarray) -> np.ndarray:
+    """Placed.img as it may be: bytes stay bytes (a view), anything else becomes float32."""
+    return a if a.dtype == np.uint8 else a.astype(np.float32)
+
+
 def _materialise(p: Placed) -> np.ndarray:
     out = np.zeros((p.side, p.side, 3), np.float32)
     if p.img is not None:
@@ -184,7 +189,7 @@ def resize_square(img, size: int) -> np.ndarray:
     p = img
     if not isinstance(p, Placed):
         a = np.asarray(img)
-        p = Placed(a if a.dtype == np.uint8 else a.astype(np.float32), 0, 0, a.shape[0])
+        p = Placed(_pixels(a), 0, 0, a.shape[0])
     while p.side >= HALVE_AT * size:
         p = _halve_placed(p)
     out = tf.image.resize(_materialise(p)[None], (size, size), method="bilinear", antialias=False)
@@ -203,8 +208,7 @@ def _place(img: np.ndarray, x0: int, y0: int, side: int) -> Placed:
     sx1, sy1 = min(x0 + side, w), min(y0 + side, h)
     if sx1 <= sx0 or sy1 <= sy0:
         return Placed(None, 0, 0, side)
-    window = img[sy0:sy1, sx0:sx1]
-    return Placed(window if window.dtype == np.uint8 else window.astype(np.float32), sx0 - x0, sy0 - y0, side)
+    return Placed(_pixels(img[sy0:sy1, sx0:sx1]), sx0 - x0, sy0 - y0, side)
 
 
 @lru_cache(maxsize=1)

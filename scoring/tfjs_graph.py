@@ -39,6 +39,8 @@ def read_weights(manifest: list, folder: Path) -> dict:
 
 # activations the TF.js converter fuses into FusedDepthwiseConv2dNative
 FUSED_ACTIVATIONS = ("Relu", "Relu6", "Elu", "Sigmoid", "Tanh")
+# the fused node's attributes each split-out op takes (every op takes T)
+SPLIT_ATTRS = {"DepthwiseConv2dNative": ("strides", "padding", "dilations", "data_format"), "BiasAdd": ("data_format",)}
 
 
 def split_fused_depthwise(graph_def) -> None:
@@ -65,8 +67,7 @@ def split_fused_depthwise(graph_def) -> None:
             name = node.name if i == len(steps) - 1 else f"{node.name}/{op}"
             part = tf.compat.v1.NodeDef(name=name, op=op, input=inputs if previous is None else [previous] + inputs)
             part.attr["T"].CopyFrom(node.attr["T"])
-            keys = ("strides", "padding", "dilations", "data_format") if i == 0 else ("data_format",) * (op == "BiasAdd")
-            for key in keys:
+            for key in SPLIT_ATTRS.get(op, ()):
                 if key in node.attr:
                     part.attr[key].CopyFrom(node.attr[key])
             nodes.append(part)
