@@ -55,8 +55,9 @@ const STATIC = [
 const WASM_OUT = 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out';
 const THREADED_FACTORY = 'tfjs-backend-wasm-threaded-simd.js';
 const THREADED_WORKER = 'tfjs-backend-wasm-threaded-simd.worker.js';
-// the file esbuild bundles for `import ... from '@tensorflow/tfjs-backend-wasm'`
+// the files esbuild bundles for `import ... from '@tensorflow/tfjs-backend-wasm'`
 const BACKEND_WASM_FILE = /tfjs-backend-wasm[\\/]dist[\\/]backend_wasm\.js$/;
+const THREADED_FACTORY_FILE = /tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/;
 // [what, pattern, replacement]: each must match exactly once, so a tfjs
 // upgrade that moves this code fails the build instead of silently hanging
 const BLOB_URL_PATCHES = [
@@ -71,32 +72,56 @@ const BLOB_URL_PATCHES = [
     `factoryConfig.mainScriptUrlOrBlob = '${THREADED_FACTORY}';`,
   ],
 ];
+// tfjs' C++ caps XNNPACK's pool at half of emscripten_num_logical_cores
+// (navigator.hardwareConcurrency), guessing two hyper-threads per core, so a
+// 2-vCPU machine (most laptops' VMs, and CI) computes on one thread at twice
+// the time a face. lib/scorer.js sizes the pool itself (setThreadsCount), so
+// the factory reports twice the logical cores and the cap becomes theirs.
+const CORE_COUNT_PATCHES = [
+  [
+    'emscripten_num_logical_cores: navigator.hardwareConcurrency',
+    /function _emscripten_num_logical_cores\(\)\{if\(ENVIRONMENT_IS_NODE\)return require\("os"\)\.cpus\(\)\.length;return navigator\["hardwareConcurrency"\]\}/g,
+    'function _emscripten_num_logical_cores(){return 2*(navigator["hardwareConcurrency"]||1)}',
+  ],
+];
+// [file pattern, its patches] for the esbuild plugin below
+const WASM_PATCHES = [
+  [BACKEND_WASM_FILE, BLOB_URL_PATCHES],
+  [THREADED_FACTORY_FILE, CORE_COUNT_PATCHES],
+];
 
-/** esbuild plugin: applies BLOB_URL_PATCHES, and fails the build if it could not. */
+/** `contents` with each patch applied; throws where one does not match exactly once. */
+function applyPatches(contents, patches, path) {
+  for (const [what, pattern, replacement] of patches) {
+    const found = contents.match(pattern)?.length ?? 0;
+    if (found !== 1) {
+      throw new Error(
+        `build: ${what} matched ${found} times in ${path}, not once; ` +
+          'tfjs-backend-wasm changed: update the patches in build.mjs.',
+      );
+    }
+    contents = contents.replace(pattern, replacement);
+  }
+  return contents;
+}
+
+/** esbuild plugin: applies WASM_PATCHES, and fails the build if it could not. */
 const threadedWasmFromFiles = {
   name: 'threaded-wasm-from-files',
   setup(build) {
-    let patched = 0;
-    build.onLoad({ filter: BACKEND_WASM_FILE }, ({ path }) => {
-      let contents = readFileSync(path, 'utf8');
-      for (const [what, pattern, replacement] of BLOB_URL_PATCHES) {
-        const found = contents.match(pattern)?.length ?? 0;
-        if (found !== 1) {
-          throw new Error(
-            `build: ${what} matched ${found} times in ${path}, not once; ` +
-              'tfjs-backend-wasm changed: update BLOB_URL_PATCHES.',
-          );
-        }
-        contents = contents.replace(pattern, replacement);
-      }
-      patched += 1;
-      return { contents, loader: 'js' };
-    });
+    const patched = new Set();
+    for (const [file, patches] of WASM_PATCHES) {
+      build.onLoad({ filter: file }, ({ path }) => {
+        patched.add(file);
+        return { contents: applyPatches(readFileSync(path, 'utf8'), patches, path), loader: 'js' };
+      });
+    }
     build.onEnd((result) => {
-      if (!result.errors.length && !patched) {
+      const missed = WASM_PATCHES.filter(([file]) => !patched.has(file));
+      if (!result.errors.length && missed.length) {
         throw new Error(
-          'build: no bundle loaded tfjs-backend-wasm/dist/backend_wasm.js, so ' +
-            'threaded wasm would still use blob: URLs; update BACKEND_WASM_FILE.',
+          `build: no bundle loaded ${missed.map(([file]) => file).join(', ')}, so ` +
+            'threaded wasm would use blob: URLs or one core in two; update WASM_PATCHES.',
         );
       }
     });
@@ -112,9 +137,13 @@ function writeThreadedWasmScripts() {
   const worker = wasmWorkerContents.replace(/\n/g, '\\n');
   new vm.Script(worker, { filename: THREADED_WORKER }); // throws if not valid JS
   writeFileSync(`${OUT}/wasm/${THREADED_WORKER}`, worker);
-  // the factory file as it is: it defines `var WasmBackendModuleThreadedSimd`,
-  // the global the worker calls after importScripts
-  cpSync(`${WASM_OUT}/${THREADED_FACTORY}`, `${OUT}/wasm/${THREADED_FACTORY}`);
+  // the factory file, patched as the bundled copy is: it defines `var
+  // WasmBackendModuleThreadedSimd`, the global the worker calls after importScripts
+  const factory = `${WASM_OUT}/${THREADED_FACTORY}`;
+  writeFileSync(
+    `${OUT}/wasm/${THREADED_FACTORY}`,
+    applyPatches(readFileSync(factory, 'utf8'), CORE_COUNT_PATCHES, factory),
+  );
 }
 
 rmSync(OUT, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 
     python -m training.train                  # face crops, then training, then val calibration
     python -m training.train --resume         # carry on an interrupted run
+    python -m training.train --polish         # only the second (folded) cycle, on the model in --out-dir
     python -m training.train --epochs 1 --steps-per-epoch 5 --init random   # smoke run
 
 Writes to --out-dir: deepfake_classifier.keras and config.json (this run's
@@ -36,6 +37,9 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
             p.add_argument(flag, type=type(value), default=value, help=f"default {value}")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --run-dir")
     p.add_argument(
+        "--polish", action="store_true", help="only the folded second cycle, on the model in --out-dir"
+    )
+    p.add_argument(
         "--recalibrate", action="store_true", help="only choose threshold and band again for the model in --out-dir"
     )
     p.add_argument("--version", default="1.0.0", help="model version written to config.json")
@@ -54,6 +58,23 @@ def set_seeds(seed: int):
     keras.utils.set_random_seed(seed)
 
 
+def compile_for_training(model, cfg: TrainConfig, peak_lr: float, warmup_steps: int, total_steps: int):
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0,
+        decay_steps=max(total_steps - warmup_steps, 1),
+        warmup_target=peak_lr,
+        warmup_steps=min(warmup_steps, total_steps),
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+        loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
+    )
+    return model
+
+
 def make_model(cfg: TrainConfig, total_steps: int):
     import keras
 
@@ -68,18 +89,7 @@ def make_model(cfg: TrainConfig, total_steps: int):
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False  # Keras 3: inference mode, statistics and scale fixed
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0,
-        decay_steps=max(total_steps - cfg.warmup_steps, 1),
-        warmup_target=cfg.learning_rate,
-        warmup_steps=min(cfg.warmup_steps, total_steps),
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-        loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
-        metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
-    )
-    return model
+    return compile_for_training(model, cfg, cfg.learning_rate, cfg.warmup_steps, total_steps)
 
 
 def score(model, images: np.ndarray, tta_flip: bool, batch_size: int = 64) -> np.ndarray:
@@ -96,9 +106,8 @@ def sha256(path: Path) -> str:
 
 def train(cfg: TrainConfig, resume: bool = False, version: str = "1.0.0") -> Path:
     """Run the whole recipe; return the folder holding the trained model."""
-    import keras
-
-    from training.data import eval_dataset, load_split, train_dataset
+    from training.data import load_split
+    from training.model import fold_batchnorm
     from training.prepare import cache_path, prepare
 
     set_seeds(cfg.seed)
@@ -110,29 +119,88 @@ def train(cfg: TrainConfig, resume: bool = False, version: str = "1.0.0") -> Pat
 
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    first_cycle = run_dir / "first_cycle.keras"  # folded; lets --resume skip a finished first cycle
     if not resume:
-        for stale in (run_dir / "backup", run_dir / "history.csv"):
-            if stale.is_dir():
-                import shutil
+        clear_run(run_dir, "first_cycle", "polish")
+        first_cycle.unlink(missing_ok=True)
+    if resume and first_cycle.is_file():
+        import keras
 
-                shutil.rmtree(stale)
-            elif stale.exists():
-                stale.unlink()
-    total_steps = cfg.epochs * cfg.steps_per_epoch
-    model = make_model(cfg, total_steps)
+        model = keras.models.load_model(first_cycle)
+        print(f"first cycle already done: {first_cycle}")
+    else:
+        total_steps = cfg.epochs * cfg.steps_per_epoch
+        model = make_model(cfg, total_steps)
+        fit(model, cfg, train_crops, val_crops, run_dir, "first_cycle", cfg.epochs, resume)
+        model = fold_batchnorm(model)
+        model.save(first_cycle)
+    if cfg.polish_epochs:
+        model = polish(model, cfg, train_crops, val_crops, resume)
+    return calibrate_and_save(model, cfg, val_crops, version)
+
+
+def clear_run(run_dir: Path, *stages: str):
+    import shutil
+
+    for stage in stages:
+        shutil.rmtree(run_dir / f"{stage}_backup", ignore_errors=True)
+        (run_dir / f"{stage}_history.csv").unlink(missing_ok=True)
+
+
+def fit(model, cfg: TrainConfig, train_crops, val_crops, run_dir: Path, stage: str, epochs: int, resume: bool):
+    """One cycle of `epochs`, checkpointed each epoch under run_dir/<stage>_backup."""
+    import keras
+
+    from training.data import eval_dataset, train_dataset
+
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
+        keras.callbacks.BackupAndRestore(str(run_dir / f"{stage}_backup")),
+        keras.callbacks.CSVLogger(str(run_dir / f"{stage}_history.csv"), append=resume),
     ]
     model.fit(
         train_dataset(train_crops, cfg),
-        epochs=cfg.epochs,
+        epochs=epochs,
         steps_per_epoch=cfg.steps_per_epoch,
         validation_data=eval_dataset(val_crops, 64),
         callbacks=callbacks,
         verbose=1 if sys.stdout.isatty() else 2,
     )
+    return model
 
+
+def polish(model, cfg: TrainConfig, train_crops, val_crops, resume: bool = False):
+    """The second cycle: the folded (BatchNorm-free) net trains on at a low rate."""
+    from training.model import fold_batchnorm
+
+    model = fold_batchnorm(model)
+    print(f"polish: {cfg.polish_epochs} epochs at peak lr {cfg.polish_learning_rate}, BatchNorm folded")
+    run_dir = Path(cfg.run_dir)
+    if not resume:
+        clear_run(run_dir, "polish")
+    total_steps = cfg.polish_epochs * cfg.steps_per_epoch
+    compile_for_training(model, cfg, cfg.polish_learning_rate, cfg.polish_warmup_steps, total_steps)
+    return fit(model, cfg, train_crops, val_crops, run_dir, "polish", cfg.polish_epochs, resume)
+
+
+def polish_shipped(cfg: TrainConfig, resume: bool, version: str) -> Path:
+    """Only the second cycle, on the model already in --out-dir (e.g. one trained
+    before the cycle existed), then calibration on `val` as after a full run."""
+    import keras
+
+    from scoring.classifier import MODEL_FILE
+    from training.data import load_split
+    from training.prepare import cache_path
+
+    set_seeds(cfg.seed)
+    model_path = Path(cfg.out_dir) / MODEL_FILE
+    cache = cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
+    for needed, why in ((model_path, "--polish needs a trained model in --out-dir"), (cache, "run training.prepare first")):
+        if not needed.is_file():
+            raise SystemExit(f"{needed} not found: {why}.")
+    Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
+    model = keras.models.load_model(model_path)
+    train_crops, val_crops = load_split(cache, "train"), load_split(cache, "val")
+    model = polish(model, cfg, train_crops, val_crops, resume)
     return calibrate_and_save(model, cfg, val_crops, version)
 
 
@@ -216,6 +284,8 @@ def main(argv=None):
     cfg, args = parse_args(argv)
     if args.recalibrate:
         recalibrate(cfg, args.version)
+    elif args.polish:
+        polish_shipped(cfg, args.resume, args.version)
     else:
         train(cfg, resume=args.resume, version=args.version)
 

@@ -22,7 +22,13 @@ def smoke_args(tmp_path) -> list[str]:
         "--steps-per-epoch", "2",
         "--batch-size", "4",
         "--warmup-steps", "1",
+        "--polish-epochs", "1",
+        "--polish-warmup-steps", "1",
     ]
+
+
+def epochs_logged(run_dir, stage: str) -> int:
+    return len((run_dir / f"{stage}_history.csv").read_text().splitlines()) - 1  # minus the header
 
 
 def test_train_then_evaluate_on_fixtures(tmp_path):
@@ -35,6 +41,10 @@ def test_train_then_evaluate_on_fixtures(tmp_path):
     low, high = config["uncertain_band"]
     assert low <= config["threshold"] <= high
     assert config["train_config"]["steps_per_epoch"] == 2
+    # both cycles ran, and what ships is the folded layout the converter expects
+    assert (epochs_logged(tmp_path / "run", "first_cycle"), epochs_logged(tmp_path / "run", "polish")) == (1, 1)
+    shipped = keras.models.load_model(model_dir / "deepfake_classifier.keras")
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in shipped.layers)
 
     report = evaluate(FIXTURES / "faces", tmp_path / "metrics.json", model_dir, workers=1)
     for key in ("overall", "per_source", "jpeg_q50", "downscale_0.5"):
@@ -59,3 +69,17 @@ def test_recalibrate_keeps_weights_and_follows_tta_setting(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(weights_before, weights_after))
     low, high = after["uncertain_band"]
     assert low <= after["threshold"] <= high
+
+
+def test_polish_trains_the_shipped_model_on_in_its_layout(tmp_path):
+    base = smoke_args(tmp_path) + ["--polish-epochs", "0"]
+    model_dir = train(parse_args(base)[0], version="0.0.0-smoke")
+    before = keras.models.load_model(model_dir / "deepfake_classifier.keras")
+
+    main(smoke_args(tmp_path) + ["--polish", "--version", "0.0.1-smoke"])  # as the command line runs it
+    after = keras.models.load_model(model_dir / "deepfake_classifier.keras")
+
+    assert [w.shape for w in before.get_weights()] == [w.shape for w in after.get_weights()]
+    assert not all(np.array_equal(a, b) for a, b in zip(before.get_weights(), after.get_weights()))
+    assert json.loads((model_dir / "config.json").read_text())["version"] == "0.0.1-smoke"
+    assert epochs_logged(tmp_path / "run", "polish") == 1

@@ -32,10 +32,11 @@ export const MODEL_INFO_FORMAT = 1;
 // where build.mjs puts the wasm backend's binaries, relative to the extension
 const WASM_DIR = 'wasm/';
 // threaded wasm splits each layer across cores (its workers load from files
-// in wasm/; build.mjs says why not blob: URLs). One thread per physical core,
-// taken as half the logical ones: tfjs's wasm caps its pool there whatever
-// it is asked, so below 4 logical cores it stays single-threaded
-const WASM_LOGICAL_CORES_PER_THREAD = 2;
+// in wasm/; build.mjs says why not blob: URLs). One thread per logical core:
+// scoring comes in short bursts in the offscreen document, away from the
+// page's own thread, and on a 2-core machine one thread took ~2x the time a
+// face. (tfjs would cap the pool at half the logical cores; build.mjs lifts it.)
+const WASM_LOGICAL_CORES_PER_THREAD = 1;
 // 4 at most: a 160 px MobileNetV2's layers are small, each split costs a
 // sync, and the page needs cores too
 const WASM_MAX_THREADS = 4;
