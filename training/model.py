@@ -131,13 +131,15 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
     it after the 17 depthwise ones as separate multiply and add passes over the
     feature maps; folded, each depthwise layer with its bias and ReLU6 is one
     fused op in the browser, and TensorFlow on CPU spends ~23% less per face.
-    A model without BatchNorm (already folded) is returned as it is.
+    A model without BatchNorm (already folded) is copied as it is. Either way
+    the result is uncompiled: no optimizer state (3x the weights) is saved with it.
     """
-    if not any(isinstance(layer, layers.BatchNormalization) for layer in model.layers):
-        return model
     size = model.input_shape[1]
     dropout = model.get_layer("dropout").rate
     folded = build_classifier(size, dropout, batchnorm=False)
+    if not any(isinstance(layer, layers.BatchNormalization) for layer in model.layers):
+        folded.set_weights(model.get_weights())
+        return folded
     for layer in folded.layers:
         source = model.get_layer(layer.name)
         if isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D)):
