@@ -211,7 +211,9 @@ def main(argv=None):
 
     shipped = Classifier(SHIPPED_MODEL_DIR)
     test_crops = load_split(cache_path(work, shipped.input_size, shipped.margin), "test")
-    steps = shipped.config["train_config"]["epochs"] * shipped.config["train_config"]["steps_per_epoch"]
+    trained = shipped.config["train_config"]
+    # both cycles (the second, on the folded net, from model 1.2.0 on)
+    steps = (trained["epochs"] + trained.get("polish_epochs", 0)) * trained["steps_per_epoch"]
     rows.append(
         row(f"shipped {shipped.name} {shipped.version} (full schedule)", shipped.model, shipped.input_size,
             "imagenet", None, steps, test_crops, shipped.tta_flip)
