@@ -78,7 +78,8 @@ SETTINGS = (
     Setting("WORKERS", 2, parse_positive_int,
             "gunicorn worker processes; each loads its own copy of the model and needs about 1 GB of memory"),
     Setting("TF_THREADS", 0, int,
-            "TensorFlow threads per process; 0 shares the cores out between the workers "
+            "threads per process for TensorFlow (face detection) and XNNPACK (classification); "
+            "0 shares the cores out between the workers "
             "so they do not fight over them"),
 )
 
@@ -100,7 +101,7 @@ def from_env(environ=None) -> dict:
 
 
 def tf_threads(config) -> int:
-    """TensorFlow threads for one process: the setting, or its share of the cores."""
+    """Threads for one process (TensorFlow and XNNPACK): the setting, or its share of the cores."""
     if config["TF_THREADS"] > 0:
         return config["TF_THREADS"]
     return max(1, (os.cpu_count() or 1) // config["WORKERS"])

@@ -47,14 +47,14 @@ def _configure_tensorflow(threads: int, logger) -> None:
 def _load(model_dir: Path, threads: int, logger) -> LoadedModel:
     started = time.perf_counter()
     _configure_tensorflow(threads, logger)
-    classifier = Classifier(model_dir)
+    classifier = Classifier(model_dir, threads=threads)
     explainer = GradCam(classifier.model)
     # run the detector and the classifier once so the first request is not the slow one
     classifier.score_image(np.zeros((64, 64, 3), np.uint8))
     classifier.score_crops(np.zeros((1, classifier.input_size, classifier.input_size, 3), np.float32))
     loaded = LoadedModel(classifier, explainer)
     logger.info(
-        "loaded model %s %s from %s in %.1f s (pid %d, %d TensorFlow threads)",
+        "loaded model %s %s from %s in %.1f s (pid %d, %d threads for TensorFlow and XNNPACK)",
         classifier.name, classifier.version, model_dir, time.perf_counter() - started, os.getpid(), threads,
     )
     return loaded

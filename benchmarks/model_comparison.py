@@ -89,18 +89,11 @@ def tf_cpu_ms(model, size: int, repeats: int = 40) -> float:
 
 
 def xnnpack_cpu_ms(model, size: int, repeats: int = 40) -> float:
-    """Batch-1 inference in TFLite on one thread. Its float kernels are XNNPACK's,
-    the library TF.js' wasm backend runs in the extension, here compiled natively."""
-    import tempfile
+    """Batch-1 inference in LiteRT on one thread, as the scoring server runs it. Its float
+    kernels are XNNPACK's, the library TF.js' wasm backend runs in the extension."""
+    from scoring.classifier import xnnpack_interpreter
 
-    import tensorflow as tf
-
-    with tempfile.TemporaryDirectory() as tmp:
-        model.export(tmp, format="tf_saved_model", verbose=False,
-                     input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32)])
-        flat = tf.lite.TFLiteConverter.from_saved_model(tmp).convert()
-    interpreter = tf.lite.Interpreter(model_content=flat, num_threads=1)
-    interpreter.allocate_tensors()
+    interpreter = xnnpack_interpreter(model, size, threads=1)
     x = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
     src, dst = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
 
@@ -227,9 +220,10 @@ def main(argv=None):
         f"shipped MobileNetV2@160 recipe in XNNPACK and {ratios['TF']:.1f}x in TensorFlow (target >= 5x), and "
         f"reaches test AUC {eff['test AUC (face crops)']:.3f} against {mob['test AUC (face crops)']:.3f}. "
         "CPU ms is process CPU time (all cores' work), batch 1, median of 40 after warm-up, times the forward "
-        "passes a face gets: XNNPACK is TFLite on one thread, the kernel library the extension runs through "
-        "TF.js' wasm backend (compiled natively here, so faster than in a browser); TF is one traced "
-        "TensorFlow graph, as the scoring server runs it. MobileNetV2 is timed with BatchNorm folded, the "
+        "passes a face gets: XNNPACK is LiteRT on one thread, converted as scoring.classifier converts the "
+        "shipped model: the kernels the scoring server runs, and the extension through TF.js' wasm backend "
+        "(compiled natively here, so faster than in a browser); TF is one traced TensorFlow graph, how the "
+        "server scored faces before model 1.2.0, for reference. MobileNetV2 is timed with BatchNorm folded, the "
         "layout that ships; EfficientNetV2B0 as Keras builds it. Both budgets are tiny next to the shipped "
         "model's schedule: the AUCs compare how far each gets in the same minutes, not what each can reach. "
         "AUC here is on the cached face crops of the test split (no re-detection)."

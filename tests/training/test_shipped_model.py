@@ -2,11 +2,13 @@
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 from scoring.classifier import SHIPPED_MODEL_DIR, Classifier
-from scoring.faces import load_image
+from scoring.faces import detect_faces, load_image
 from training.model import count_flops
 from tests.conftest import FIXTURES
 
@@ -46,3 +48,38 @@ def test_fixture_faces_land_on_the_right_side_of_the_threshold(classifier, path)
 def test_no_face_photos_are_reported_as_no_face(classifier, name):
     result = classifier.score_image(load_image((FIXTURES / "photos" / name).read_bytes()), full_resolution=True)
     assert result.verdict == "no_face" and result.score is None and result.faces == []
+
+
+def fixture_crops(classifier) -> np.ndarray:
+    crops = []
+    for path in FACES:
+        rgb = load_image(path.read_bytes())
+        crops += [classifier.crop(rgb, face) for face in detect_faces(rgb)]
+    return np.stack(crops).astype(np.float32)
+
+
+def test_xnnpack_scores_as_the_keras_model_does(classifier):
+    crops = fixture_crops(classifier)
+    keras_scores = classifier.model(crops, training=False).numpy()[:, 0]
+    np.testing.assert_allclose(classifier.score_crops(crops), keras_scores, atol=1e-4)
+    assert classifier.score_crops(crops[:0]).shape == (0,)
+
+
+def test_concurrent_requests_get_the_scores_of_serial_ones(classifier):
+    crops = fixture_crops(classifier)[:6]
+    serial = classifier.score_crops(crops)
+    with ThreadPoolExecutor(4) as pool:  # the dev server scores on several threads at once
+        results = list(pool.map(lambda _: classifier.score_crops(crops), range(8)))
+    for scores in results:
+        np.testing.assert_array_equal(scores, serial)
+
+
+def test_flip_averaging_scores_each_face_with_its_mirror_image(classifier, tmp_path):
+    for name in ("deepfake_classifier.keras", "config.json"):
+        (tmp_path / name).write_bytes((SHIPPED_MODEL_DIR / name).read_bytes())
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "tta_flip": True}))
+    flipping = Classifier(tmp_path)
+    crops = fixture_crops(classifier)[:4]
+    both = classifier.model(np.concatenate([crops, crops[:, :, ::-1]]), training=False).numpy()[:, 0]
+    np.testing.assert_allclose(flipping.score_crops(crops), (both[:4] + both[4:]) / 2, atol=1e-4)
