@@ -182,23 +182,30 @@ def polish(model, cfg: TrainConfig, train_crops, val_crops, resume: bool = False
     return fit(model, cfg, train_crops, val_crops, run_dir, "polish", cfg.polish_epochs, resume)
 
 
-def polish_shipped(cfg: TrainConfig, resume: bool, version: str) -> Path:
-    """Only the second cycle, on the model already in --out-dir (e.g. one trained
-    before the cycle existed), then calibration on `val` as after a full run."""
+def trained_model_and_cache(cfg: TrainConfig, flag: str):
+    """The model already in --out-dir and the crop cache, for --polish and --recalibrate."""
     import keras
 
     from scoring.classifier import MODEL_FILE
-    from training.data import load_split
     from training.prepare import cache_path
 
-    set_seeds(cfg.seed)
     model_path = Path(cfg.out_dir) / MODEL_FILE
+    if not model_path.is_file():
+        raise SystemExit(f"{model_path} not found: {flag} needs a trained model in --out-dir.")
     cache = cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
-    for needed, why in ((model_path, "--polish needs a trained model in --out-dir"), (cache, "run training.prepare first")):
-        if not needed.is_file():
-            raise SystemExit(f"{needed} not found: {why}.")
+    if not cache.is_file():
+        raise SystemExit(f"{cache} not found: run a training (or training.prepare) first.")
+    return keras.models.load_model(model_path), cache
+
+
+def polish_shipped(cfg: TrainConfig, resume: bool, version: str) -> Path:
+    """Only the second cycle, on the model already in --out-dir (e.g. one trained
+    before the cycle existed), then calibration on `val` as after a full run."""
+    from training.data import load_split
+
+    set_seeds(cfg.seed)
+    model, cache = trained_model_and_cache(cfg, "--polish")
     Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
-    model = keras.models.load_model(model_path)
     train_crops, val_crops = load_split(cache, "train"), load_split(cache, "val")
     model = polish(model, cfg, train_crops, val_crops, resume)
     return calibrate_and_save(model, cfg, val_crops, version)
@@ -263,19 +270,9 @@ def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str) -> Path
 def recalibrate(cfg: TrainConfig, version: str) -> Path:
     """Calibrate the model already in --out-dir again under this config (e.g. another
     --tta-flip), without training: the weights stay, threshold and band follow."""
-    import keras
-
-    from scoring.classifier import MODEL_FILE
     from training.data import load_split
-    from training.prepare import cache_path
 
-    model_path = Path(cfg.out_dir) / MODEL_FILE
-    if not model_path.is_file():
-        raise SystemExit(f"{model_path} not found: --recalibrate needs a trained model in --out-dir.")
-    cache = cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
-    if not cache.is_file():
-        raise SystemExit(f"{cache} not found: run a training (or training.prepare) first.")
-    model = keras.models.load_model(model_path)
+    model, cache = trained_model_and_cache(cfg, "--recalibrate")
     return calibrate_and_save(model, cfg, load_split(cache, "val"), version)
 
 

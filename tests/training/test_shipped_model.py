@@ -50,7 +50,9 @@ def test_no_face_photos_are_reported_as_no_face(classifier, name):
     assert result.verdict == "no_face" and result.score is None and result.faces == []
 
 
+@pytest.fixture(scope="module")
 def fixture_crops(classifier) -> np.ndarray:
+    """The model's input for every fixture face, found once for the tests below."""
     crops = []
     for path in FACES:
         rgb = load_image(path.read_bytes())
@@ -58,15 +60,15 @@ def fixture_crops(classifier) -> np.ndarray:
     return np.stack(crops).astype(np.float32)
 
 
-def test_xnnpack_scores_as_the_keras_model_does(classifier):
-    crops = fixture_crops(classifier)
+def test_xnnpack_scores_as_the_keras_model_does(classifier, fixture_crops):
+    crops = fixture_crops
     keras_scores = classifier.model(crops, training=False).numpy()[:, 0]
     np.testing.assert_allclose(classifier.score_crops(crops), keras_scores, atol=1e-4)
     assert classifier.score_crops(crops[:0]).shape == (0,)
 
 
-def test_concurrent_requests_get_the_scores_of_serial_ones(classifier):
-    crops = fixture_crops(classifier)[:6]
+def test_concurrent_requests_get_the_scores_of_serial_ones(classifier, fixture_crops):
+    crops = fixture_crops[:6]
     serial = classifier.score_crops(crops)
     with ThreadPoolExecutor(4) as pool:  # the dev server scores on several threads at once
         results = list(pool.map(lambda _: classifier.score_crops(crops), range(8)))
@@ -74,12 +76,12 @@ def test_concurrent_requests_get_the_scores_of_serial_ones(classifier):
         np.testing.assert_array_equal(scores, serial)
 
 
-def test_flip_averaging_scores_each_face_with_its_mirror_image(classifier, tmp_path):
+def test_flip_averaging_scores_each_face_with_its_mirror_image(classifier, fixture_crops, tmp_path):
     for name in ("deepfake_classifier.keras", "config.json"):
         (tmp_path / name).write_bytes((SHIPPED_MODEL_DIR / name).read_bytes())
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "tta_flip": True}))
     flipping = Classifier(tmp_path)
-    crops = fixture_crops(classifier)[:4]
+    crops = fixture_crops[:4]
     both = classifier.model(np.concatenate([crops, crops[:, :, ::-1]]), training=False).numpy()[:, 0]
     np.testing.assert_allclose(flipping.score_crops(crops), (both[:4] + both[4:]) / 2, atol=1e-4)
