@@ -156,7 +156,7 @@ def subset_manifest(manifest: str, train_images: int, seed: int, out: Path) -> P
 def main(argv=None):
     from scoring.classifier import SHIPPED_MODEL_DIR, Classifier
     from training.config import TrainConfig
-    from training.data import load_split
+    from training.crops import load_split
     from training.model import count_flops, fold_batchnorm
     from training.prepare import cache_path, prepare
     from training.train import set_seeds
@@ -204,11 +204,16 @@ def main(argv=None):
 
     shipped = Classifier(SHIPPED_MODEL_DIR)
     test_crops = load_split(cache_path(work, shipped.input_size, shipped.margin), "test")
-    trained = shipped.config["train_config"]
-    # both cycles (the second, on the folded net, from model 1.2.0 on)
-    steps = (trained["epochs"] + trained.get("polish_epochs", 0)) * trained["steps_per_epoch"]
+    trained, gpu_run = shipped.config["train_config"], shipped.config.get("gpu_run")
+    if gpu_run:  # training.train_gpu (model 1.3.0 on): batches of its own size, epochs as run
+        schedule = gpu_run["args"]
+        steps = len(gpu_run["history"]) * (schedule["samples_per_epoch"] // schedule["batch_size"])
+        how = f"full schedule on a GPU, batch {schedule['batch_size']}"
+    else:  # both CPU cycles (the second, on the folded net, from model 1.2.0 on), batch 32
+        steps = (trained["epochs"] + trained.get("polish_epochs", 0)) * trained["steps_per_epoch"]
+        how = f"full schedule, batch {trained['batch_size']}"
     rows.append(
-        row(f"shipped {shipped.name} {shipped.version} (full schedule)", shipped.model, shipped.input_size,
+        row(f"shipped {shipped.name} {shipped.version} ({how})", shipped.model, shipped.input_size,
             "imagenet", None, steps, test_crops, shipped.tta_flip)
     )
     mob, eff = rows[0], rows[1]

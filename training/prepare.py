@@ -99,7 +99,12 @@ def main():
     p.add_argument("--size", type=int, default=cfg.image_size, help="crop side in pixels")
     p.add_argument("--margin", type=float, default=cfg.margin, help="margin around the face box")
     p.add_argument("--workers", type=int, default=2, help="detector processes")
+    p.add_argument("--force", action="store_true", help="crop again even if the cache exists")
     a = p.parse_args()
+    cached = cache_path(a.cache_dir, a.size, a.margin)
+    if cached.is_file() and not a.force:
+        print(f"{cached} exists: crops kept (--force crops again)")
+        return
     prepare(a.manifest, a.cache_dir, a.size, a.margin, a.workers)
 
 

@@ -3,6 +3,7 @@
     python -m training.train                  # face crops, then training, then val calibration
     python -m training.train --resume         # carry on an interrupted run
     python -m training.train --polish         # only the second (folded) cycle, on the model in --out-dir
+    python -m training.train --from-torch runs/gpu/classifier.pt   # a net trained by training.train_gpu
     python -m training.train --epochs 1 --steps-per-epoch 5 --init random   # smoke run
 
 Writes to --out-dir: deepfake_classifier.keras and config.json (this run's
@@ -41,6 +42,9 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
     )
     p.add_argument(
         "--recalibrate", action="store_true", help="only choose threshold and band again for the model in --out-dir"
+    )
+    p.add_argument(
+        "--from-torch", metavar="PT", help="only calibrate and save a net trained by training.train_gpu (its .pt file)"
     )
     p.add_argument("--version", default="1.0.0", help="model version written to config.json")
     args = p.parse_args(argv)
@@ -106,7 +110,7 @@ def sha256(path: Path) -> str:
 
 def train(cfg: TrainConfig, resume: bool = False, version: str = "1.0.0") -> Path:
     """Run the whole recipe; return the folder holding the trained model."""
-    from training.data import load_split
+    from training.crops import load_split
     from training.model import fold_batchnorm
     from training.prepare import cache_path, prepare
 
@@ -201,7 +205,7 @@ def trained_model_and_cache(cfg: TrainConfig, flag: str):
 def polish_shipped(cfg: TrainConfig, resume: bool, version: str) -> Path:
     """Only the second cycle, on the model already in --out-dir (e.g. one trained
     before the cycle existed), then calibration on `val` as after a full run."""
-    from training.data import load_split
+    from training.crops import load_split
 
     set_seeds(cfg.seed)
     model, cache = trained_model_and_cache(cfg, "--polish")
@@ -211,7 +215,7 @@ def polish_shipped(cfg: TrainConfig, resume: bool, version: str) -> Path:
     return calibrate_and_save(model, cfg, val_crops, version)
 
 
-def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str) -> Path:
+def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str, gpu_run: dict | None = None) -> Path:
     """Choose the threshold and uncertain band on `val`, then write the model and config.json."""
     from sklearn.metrics import roc_auc_score
 
@@ -262,6 +266,8 @@ def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str) -> Path
         "val_metrics": val_metrics,
         "train_config": cfg.to_dict(),
     }
+    if gpu_run:
+        config["gpu_run"] = gpu_run  # training.train_gpu's schedule and per-epoch val AUC
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     print(f"model written to {model_path}")
     return out
@@ -270,16 +276,46 @@ def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str) -> Path
 def recalibrate(cfg: TrainConfig, version: str) -> Path:
     """Calibrate the model already in --out-dir again under this config (e.g. another
     --tta-flip), without training: the weights stay, threshold and band follow."""
-    from training.data import load_split
+    from training.crops import load_split
+
+    from scoring.classifier import CONFIG_FILE
 
     model, cache = trained_model_and_cache(cfg, "--recalibrate")
-    return calibrate_and_save(model, cfg, load_split(cache, "val"), version)
+    config = Path(cfg.out_dir) / CONFIG_FILE
+    gpu_run = json.loads(config.read_text()).get("gpu_run") if config.is_file() else None  # how it was trained stays
+    return calibrate_and_save(model, cfg, load_split(cache, "val"), version, gpu_run)
+
+
+def from_torch(cfg: TrainConfig, weights: Path, version: str) -> Path:
+    """A net trained by training.train_gpu, copied into the Keras model, folded and
+    calibrated on `val` as after a CPU run. The run's summary (the .json written
+    beside the .pt) is saved into config.json."""
+    import torch
+
+    from training.crops import load_split
+    from training.model import build_classifier, load_torchvision_state
+    from training.prepare import cache_path
+
+    weights = Path(weights)
+    if not weights.is_file():
+        raise SystemExit(f"{weights} not found: --from-torch takes the .pt file training.train_gpu wrote.")
+    cache = cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
+    if not cache.is_file():
+        raise SystemExit(f"{cache} not found: run training.prepare first.")
+    summary = weights.with_suffix(".json")
+    gpu_run = json.loads(summary.read_text()) if summary.is_file() else None
+    model = build_classifier(cfg.image_size, cfg.dropout)
+    state = torch.load(weights, map_location="cpu")
+    load_torchvision_state(model, {k: v.numpy() for k, v in state.items()})
+    return calibrate_and_save(model, cfg, load_split(cache, "val"), version, gpu_run)
 
 
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cfg, args = parse_args(argv)
-    if args.recalibrate:
+    if args.from_torch:
+        from_torch(cfg, args.from_torch, args.version)
+    elif args.recalibrate:
         recalibrate(cfg, args.version)
     elif args.polish:
         polish_shipped(cfg, args.resume, args.version)

