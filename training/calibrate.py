@@ -6,6 +6,17 @@ TARGET_PRECISION = 0.95  # outside the band, a verdict is right at least this of
 MAX_BAND_SHARE = 0.15  # the band never swallows more than this share of val images
 
 
+def auc_by_source(labels: np.ndarray, scores: np.ndarray, sources: np.ndarray) -> dict:
+    """ROC AUC overall (`auc`) and per source (`auc_<source>`), as training logs it."""
+    from sklearn.metrics import roc_auc_score
+
+    metrics = {"auc": float(roc_auc_score(labels, scores))}
+    for source in sorted(set(sources.tolist())):
+        m = sources == source
+        metrics[f"auc_{source}"] = float(roc_auc_score(labels[m], scores[m]))
+    return metrics
+
+
 def choose_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     """The threshold with the best balanced accuracy (mean of both class recalls).
 

