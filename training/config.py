@@ -90,3 +90,4 @@ class GpuConfig:
     warmup_steps: int = 500  # about 3 epochs
     epochs: int = 12  # each about one pass over train; the epoch with the best val AUC is kept
     samples_per_epoch: int = 21000  # about one pass over the train crops
+    distill_weight: float = 0.5  # with --teachers: half labels (keeps the target sharp), half the teachers' mean
