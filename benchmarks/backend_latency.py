@@ -49,7 +49,8 @@ BACKGROUND = "photos/landscape_china.jpg"
 # once a model errs on one), so the photos stay the same from model to model
 # the 1 MP photo: one face, as a phone photo of one person scaled for the web
 ONE_MP = {"size": (1152, 864), "faces": [("lfw_faceswap_real_3459.jpg", (380, 200), 432)]}
-# the 12 MP photo: a group, faces of several sources and sizes
+# the 12 MP photo: a group, faces of several sources and sizes; 6 pasted, 8 faces in all
+# (lfw_faceswap_fake_2856 shows two men behind its subject, and the detector finds them)
 TWELVE_MP = {
     "size": (4000, 3000),
     "faces": [
