@@ -217,7 +217,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.weights == "random":
         args.weights = ""
-    elif args.weights is None:
+    elif args.weights is None and not args.init:  # a run from --init needs no ImageNet file
         args.weights = str(imagenet_weights_path())
     cfg.seed = args.seed
     return cfg, args
