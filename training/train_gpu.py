@@ -9,8 +9,12 @@ training.prepare), source balance and web-style augmentation as
 training.train, for many more passes than 2 CPU cores allow, and keeps the
 epoch with the best val AUC. The second copies it into the Keras model, folds
 BatchNorm and chooses the threshold and band on `val`, as after a CPU run.
-Needs torch, NumPy, Pillow, scikit-learn and tqdm; not TensorFlow. A run
-takes minutes, so it does not resume: run it again.
+Needs torch, NumPy, Pillow, scikit-learn and tqdm; not TensorFlow.
+
+Each epoch appends its row (loss, lr, val AUC by source) to RUN.log and
+leaves RUN.ckpt (net, optimizer, schedule, random states); `--resume`
+carries an interrupted run on from its last finished epoch, with the same
+arguments. A run takes minutes on one GPU but hours on a CPU.
 
 Distillation: `--init RUN.pt --teachers A.pt B.pt ...` starts from a finished
 run and trains it towards the teachers' mean score as well as the labels
@@ -77,6 +81,10 @@ def val_auc(model, crops: Crops, device, batch_size: int = 512) -> dict:
     return auc_by_source(crops.labels, torch.cat(scores).numpy(), crops.sources)
 
 
+def cpu_state(model) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 def load_state(path) -> dict:
     if not Path(path).is_file():
         raise SystemExit(f"{path} not found: pass a state_dict written by training.train_gpu --out.")
@@ -101,6 +109,32 @@ def teacher_scores(teachers, x) -> torch.Tensor:
     return torch.sigmoid(torch.stack([t(x).float() for t in teachers]).mean(0))
 
 
+# arguments a resumed run may change: where it runs, not what it learns
+RESUMABLE_CHANGES = {"resume", "workers"}
+
+
+def checkpoint_path(out) -> Path:
+    return Path(out).with_suffix(".ckpt")
+
+
+def load_checkpoint(out, args) -> dict:
+    """The last finished epoch of an interrupted run with these arguments."""
+    path = checkpoint_path(out)
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: nothing to resume. Run without --resume to start this run.")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    changed = sorted(
+        k for k, v in vars(args).items()
+        if k not in RESUMABLE_CHANGES and ckpt["args"].get(k) != v
+    )
+    if changed:
+        raise SystemExit(
+            f"{path} was written with other arguments ({', '.join(changed)}): "
+            "resume with the arguments of the interrupted run, or start afresh without --resume."
+        )
+    return ckpt
+
+
 def train_gpu(cfg: TrainConfig, args) -> Path:
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -117,7 +151,8 @@ def train_gpu(cfg: TrainConfig, args) -> Path:
         model.load_imagenet(args.weights)
     model = model.to(device).to(memory_format=torch.channels_last)
     teachers = [load_teacher(path, device) for path in args.teachers]
-    # after the weights: a wrong path fails in seconds, not after reading the crops
+    ckpt = load_checkpoint(args.out, args) if args.resume else None
+    # after the weights and checkpoint: a wrong path fails in seconds, not after reading the crops
     train_crops, val_crops = load_split(args.cache, "train"), load_split(args.cache, "val")
     print(f"train {len(train_crops.labels)} faces, val {len(val_crops.labels)} faces, on {device}")
 
@@ -148,8 +183,22 @@ def train_gpu(cfg: TrainConfig, args) -> Path:
     loss_fn = torch.nn.BCEWithLogitsLoss()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    history, best, started = [], -1.0, time.time()
-    epoch = 0
+    log = out.with_suffix(".log")
+    history, best, started, epoch = [], -1.0, time.time(), 0
+    if ckpt:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        schedule.load_state_dict(ckpt["schedule"])
+        generator.set_state(ckpt["generator"])
+        loader.dataset.rng.bit_generator.state = ckpt["augment_rng"]
+        torch.set_rng_state(ckpt["torch_rng"])  # dropout
+        if device.type == "cuda":
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+        history, best, epoch = ckpt["history"], ckpt["best"], ckpt["epoch"]
+        started -= ckpt["seconds"]
+        print(f"resuming {out} after epoch {epoch} of {args.epochs} (best val AUC so far {best:.4f})")
+    else:
+        log.write_text("")
     while epoch < args.epochs:
         epoch_start, losses = time.time(), []
         for x, y in tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", leave=False, mininterval=5):
@@ -178,9 +227,19 @@ def train_gpu(cfg: TrainConfig, args) -> Path:
         }
         history.append(row)
         print(json.dumps(row), flush=True)
+        with log.open("a") as f:
+            f.write(json.dumps(row) + "\n")
         if metrics["auc"] > best:  # the epoch is chosen on val, as the threshold is
             best = metrics["auc"]
-            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, out)
+            torch.save(cpu_state(model), out)
+        # written after the best epoch's weights, so a resumed run never lacks them
+        torch.save({
+            "epoch": epoch, "best": best, "history": history, "seconds": time.time() - started,
+            "args": vars(args), "model": cpu_state(model), "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(), "generator": generator.get_state(),
+            "augment_rng": loader.dataset.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+        }, checkpoint_path(out))
     summary = {
         "best_val_auc": best,
         "minutes": round((time.time() - started) / 60, 1),
@@ -209,6 +268,8 @@ def parse_args(argv=None):
     p.add_argument("--warmup-steps", type=int, default=gpu.warmup_steps)
     p.add_argument("--workers", type=int, default=max((os.cpu_count() or 2) - 1, 0))
     p.add_argument("--seed", type=int, default=cfg.seed)
+    p.add_argument("--resume", action="store_true",
+                   help="carry an interrupted run on from its last epoch (RUN.ckpt beside --out)")
     p.add_argument("--init", default=None, help="start from this state_dict (a finished run) instead of ImageNet")
     p.add_argument("--teachers", nargs="*", default=[],
                    help="state_dicts of finished runs: distil their mean score into this one")

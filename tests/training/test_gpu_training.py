@@ -10,6 +10,15 @@ from tests.conftest import FIXTURES
 torch = pytest.importorskip("torch", reason="training extra: bash scripts/train.sh installs torch")
 
 
+def fixture_cache(tmp_path):
+    from training.config import TrainConfig
+    from training.prepare import cache_path, prepare
+
+    cfg = TrainConfig()
+    prepare(str(FIXTURES / "faces" / "manifest.csv"), str(tmp_path / "cache"), cfg.image_size, cfg.margin)
+    return cache_path(tmp_path / "cache", cfg.image_size, cfg.margin)
+
+
 def random_trained_net(seed: int, size: int):
     """A net whose every BatchNorm and head weight is far from its initial value,
     so a port that dropped or mis-ordered any of them would change the scores."""
@@ -69,13 +78,9 @@ def test_gpu_recipe_runs_on_fixtures_and_ships_through_keras(tmp_path):
     import keras
 
     from training import train, train_gpu
-    from training.config import TrainConfig
     from training.crops import load_split
-    from training.prepare import cache_path, prepare
 
-    cfg = TrainConfig()
-    prepare(str(FIXTURES / "faces" / "manifest.csv"), str(tmp_path / "cache"), cfg.image_size, cfg.margin)
-    cache = cache_path(tmp_path / "cache", cfg.image_size, cfg.margin)
+    cache = fixture_cache(tmp_path)
     weights = tmp_path / "gpu" / "net.pt"
     train_gpu.main([
         "--cache", str(cache), "--weights", "random", "--out", str(weights),
@@ -125,15 +130,12 @@ def test_distillation_moves_the_student_towards_its_teachers(tmp_path):
     from training import train_gpu
     from training.config import TrainConfig
     from training.crops import load_split
-    from training.prepare import cache_path, prepare
     from training.torch_model import DeepfakeMobileNetV2
 
-    cfg = TrainConfig()
-    prepare(str(FIXTURES / "faces" / "manifest.csv"), str(tmp_path / "cache"), cfg.image_size, cfg.margin)
-    cache = cache_path(tmp_path / "cache", cfg.image_size, cfg.margin)
+    cache = fixture_cache(tmp_path)
     nets = {}
     for name, seed, bias in [("student", 1, -3.0), ("teacher", 2, 3.0)]:
-        net = random_trained_net(seed, cfg.image_size)
+        net = random_trained_net(seed, TrainConfig().image_size)
         net.classifier[1].bias.data.fill_(bias)
         nets[name] = tmp_path / f"{name}.pt"
         torch.save(net.state_dict(), nets[name])
@@ -163,3 +165,67 @@ def test_a_missing_starting_point_or_teacher_says_what_to_pass(tmp_path, flag):
 
     with pytest.raises(SystemExit, match="not found: pass a state_dict written by training.train_gpu"):
         train_gpu.main(["--cache", str(tmp_path / "none.npz"), flag, str(tmp_path / "missing.pt"), "--workers", "0"])
+
+
+def test_an_interrupted_run_resumes_to_the_net_it_would_have_trained(tmp_path, monkeypatch):
+    from training import train_gpu
+
+    cache = fixture_cache(tmp_path)
+
+    def run(out, *extra):
+        train_gpu.main([
+            "--cache", str(cache), "--weights", "random", "--out", str(out), "--epochs", "3",
+            "--samples-per-epoch", "16", "--batch-size", "8", "--warmup-steps", "1", "--workers", "0", *extra,
+        ])
+
+    whole = tmp_path / "whole" / "net.pt"
+    run(whole)
+
+    interrupted = tmp_path / "interrupted" / "net.pt"
+    real_val_auc, calls = train_gpu.val_auc, []
+
+    def killed_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_val_auc(*args, **kwargs)
+
+    monkeypatch.setattr(train_gpu, "val_auc", killed_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        run(interrupted)
+    monkeypatch.setattr(train_gpu, "val_auc", real_val_auc)
+    assert [json.loads(line)["epoch"] for line in interrupted.with_suffix(".log").read_text().splitlines()] == [1]
+    run(interrupted, "--resume")
+
+    def last_epoch(out):
+        return torch.load(train_gpu.checkpoint_path(out), weights_only=False)
+
+    a, b = last_epoch(whole), last_epoch(interrupted)
+    assert a["epoch"] == b["epoch"] == 3
+    for name, tensor in a["model"].items():
+        torch.testing.assert_close(b["model"][name], tensor, msg=name)
+    assert [row["loss"] for row in a["history"]] == pytest.approx([row["loss"] for row in b["history"]])
+    # the log holds every epoch once, and the summary the whole history
+    logged = [json.loads(line)["epoch"] for line in interrupted.with_suffix(".log").read_text().splitlines()]
+    assert logged == [1, 2, 3]
+    assert [row["epoch"] for row in json.loads(interrupted.with_suffix(".json").read_text())["history"]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "first_run, resumed_with, message",
+    [
+        (None, [], "nothing to resume. Run without --resume"),
+        (["--epochs", "1"], ["--epochs", "2"], r"other arguments \(epochs\)"),
+        (["--epochs", "1"], ["--epochs", "1", "--learning-rate", "1e-2"], r"other arguments \(learning_rate\)"),
+    ],
+)
+def test_resume_refuses_what_would_not_continue_the_same_run(tmp_path, first_run, resumed_with, message):
+    from training import train_gpu
+
+    cache = fixture_cache(tmp_path)
+    base = ["--cache", str(cache), "--weights", "random", "--out", str(tmp_path / "net.pt"),
+            "--samples-per-epoch", "8", "--batch-size", "8", "--warmup-steps", "1", "--workers", "0"]
+    if first_run is not None:
+        train_gpu.main(base + first_run)
+    with pytest.raises(SystemExit, match=message):
+        train_gpu.main(base + resumed_with + ["--resume"])
