@@ -1,6 +1,7 @@
 // Content script: auto-badges (scanner.js), the panel beside a right-clicked
 // image, and this page's counts for the popup. It never loads TF.js and does
-// no pixel work: the extension fetches and scores the images.
+// no pixel work: the extension fetches and scores the images. It runs in
+// every frame, so pictures in embedded posts and galleries get badges too.
 
 import { Overlay } from './content/overlay.js';
 import { Scanner } from './content/scanner.js';
@@ -40,6 +41,24 @@ document.addEventListener(
   true,
 );
 
+/**
+ * The site the reader is on: the top page's host, in its frames too, so an
+ * embedded post follows the switch of the page that embeds it.
+ */
+function siteHost() {
+  const ancestors = location.ancestorOrigins;
+  if (!ancestors?.length) {
+    return location.hostname;
+  }
+  try {
+    return (
+      new URL(ancestors[ancestors.length - 1]).hostname || location.hostname
+    );
+  } catch {
+    return location.hostname; // a sandboxed frame's ancestors read "null"
+  }
+}
+
 function findImage(srcUrl) {
   const matches = (img) => img.currentSrc === srcUrl || img.src === srcUrl;
   if (lastContextImage?.isConnected && matches(lastContextImage)) {
@@ -66,7 +85,7 @@ function openPanel(img) {
 
 async function applySettings(changed) {
   settings = await getSettings();
-  if (badgesOnFor(settings, location.hostname)) {
+  if (badgesOnFor(settings, siteHost())) {
     scanner.start();
   } else {
     scanner.stop();
@@ -85,11 +104,14 @@ listen(TARGET.content, {
     openPanel(img);
     return { shown: true };
   },
-  [MSG.getPageStats]: () => ({
-    ...scanner.stats(),
-    host: location.hostname,
-    badges: scanner.running,
-  }),
+});
+
+// The popup sums these over the page's frames with chrome.scripting, which
+// runs in this extension's isolated world: the page cannot see or call it.
+globalThis.dfdPageStats = () => ({
+  ...scanner.stats(),
+  host: siteHost(),
+  badges: scanner.running,
 });
 
 onSettingsChanged((changed) => applySettings(changed));

@@ -1,7 +1,6 @@
 // The toolbar popup: this page's counts and the auto-badge switches. It
 // shows the active tab, or the tab named by ?tab=<id> when opened as a page.
 
-import { MSG, sendToTab } from './shared/messages.js';
 import {
   badgesOnFor,
   getSettings,
@@ -11,6 +10,8 @@ import {
 
 // the counts change while a page is being scanned
 const REFRESH_MS = 1000;
+// the counts summed over a page's frames
+const COUNTS = ['scanned', 'fake', 'uncertain', 'scanning'];
 
 const $ = (id) => document.getElementById(id);
 const siteSwitch = $('site-badges');
@@ -28,9 +29,30 @@ async function pageTabId() {
 const tabId = await pageTabId();
 let host = null;
 
+/** The page's counts, summed over its frames (an embedded post is a frame of its own). */
+async function pageStats() {
+  const frames = await chrome.scripting.executeScript({
+    target: { tabId, allFrames: true },
+    func: () => globalThis.dfdPageStats?.() ?? null,
+  });
+  const top = frames.find((frame) => frame.frameId === 0)?.result;
+  if (!top) {
+    throw new Error('no content script in this page');
+  }
+  const total = { ...top };
+  for (const { frameId, result } of frames) {
+    if (frameId !== 0 && result) {
+      for (const key of COUNTS) {
+        total[key] += result[key];
+      }
+    }
+  }
+  return total;
+}
+
 async function refreshStats() {
   try {
-    const stats = await sendToTab(tabId, MSG.getPageStats, {});
+    const stats = await pageStats();
     host = stats.host;
     for (const node of document.querySelectorAll('[data-stat]')) {
       node.textContent = stats[node.dataset.stat];

@@ -18,6 +18,9 @@ const OFFSCREEN_PATH = 'offscreen.html';
 const RESULT_PATH = 'result.html';
 // the context menu's one item, on images only
 const MENU_CHECK = 'dfd-check-image';
+// an offscreen document still loading its script does not answer yet: tries, and the pause between
+const OFFSCREEN_ATTEMPTS = 5;
+const OFFSCREEN_RETRY_MS = 200;
 
 // a global promise to avoid concurrency issues while the document is created
 let creatingOffscreen;
@@ -32,7 +35,9 @@ async function hasOffscreenDocument() {
 
 /** Create the offscreen document once, however many messages ask at once. */
 async function ensureOffscreenDocument() {
-  if (await hasOffscreenDocument()) {
+  const exists = await hasOffscreenDocument();
+  // a document being created is listed before it listens: wait for it too
+  if (!creatingOffscreen && exists) {
     return;
   }
   creatingOffscreen ??= chrome.offscreen
@@ -57,12 +62,22 @@ async function ensureOffscreenDocument() {
 /** Pass a request to the offscreen document with the current settings. */
 async function toOffscreen(type, data) {
   const settings = await getSettings();
-  await ensureOffscreenDocument();
-  return unwrap(
-    await chrome.runtime.sendMessage(
-      envelope(type, TARGET.offscreen, { ...data, settings }),
-    ),
-  );
+  const message = envelope(type, TARGET.offscreen, { ...data, settings });
+  for (let attempt = 1; ; attempt += 1) {
+    await ensureOffscreenDocument();
+    try {
+      return unwrap(await chrome.runtime.sendMessage(message));
+    } catch (error) {
+      // a document made by a worker Chrome since stopped may still be loading
+      if (
+        !/receiving end does not exist/i.test(error.message) ||
+        attempt >= OFFSCREEN_ATTEMPTS
+      ) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, OFFSCREEN_RETRY_MS));
+    }
+  }
 }
 
 function imageRequest({ src, dataUrl, urgent }) {
@@ -93,8 +108,8 @@ async function openResultTab(srcUrl, tab) {
 
 /**
  * "Check for deepfake": the panel beside the image in its page, or, where
- * the page cannot host it (no content script there: browser pages, other
- * frames, tabs opened before the extension), the result in an extension tab.
+ * the page cannot host it (no content script there: browser pages, file:
+ * and about:blank frames, tabs opened before the extension), the result in an extension tab.
  */
 async function handleContextMenuClick(info, tab) {
   if (info.menuItemId !== MENU_CHECK || !info.srcUrl) {

@@ -453,6 +453,75 @@ def test_hundreds_of_images_only_those_in_view_are_scanned(browser, sites):
                VERDICT_TIMEOUT_S, "the last image, once scrolled to")
 
 
+def frame_verdicts(driver, path: list[str], ids: list[str]) -> dict[str, dict]:
+    """Verdicts inside the frame reached through the iframe ids in `path`."""
+    driver.switch_to.default_content()
+    for frame in path:
+        driver.switch_to.frame(driver.find_element(By.ID, frame))
+    try:
+        seen = wait_for_verdicts(driver, ids)
+        return {i: {**seen[i], "badges": len(driver.execute_script(READ_BADGES))} for i in ids}
+    finally:
+        driver.switch_to.default_content()
+
+
+def test_images_in_frames_get_badges_counted_and_switched_with_the_page(browser, sites, tools):
+    """An embedded post (a frame from another site, with a frame inside it) is badged like the
+    page; the popup counts its pictures, and the page's site switch turns its badges off."""
+    driver = browser.driver
+    embeds = sites.pages.replace("127.0.0.1", "localhost")  # another origin than the page
+    sites.add_page("inner.html", page("Inner", f"<img id='inner-fake' src='{sites.images}{FAKE_FACE}'>",
+                                      "img{width:150px;height:150px}"))
+    sites.add_page("embed.html", page(
+        "Embedded post",
+        f"<img id='embed-real' src='{sites.images}{REAL_FACE}'>"
+        f"<img id='embed-landscape' src='{sites.images}{LANDSCAPE}'>"
+        f"<iframe id='inner' src='{embeds}inner.html' width='300' height='220'></iframe>",
+        "img{width:150px;height:150px}",
+    ))
+    url = sites.add_page("framed.html", page(
+        "A page that embeds a post",
+        f"<img id='page-real' src='{sites.images}{REAL_FACE}?page'>"
+        f"<iframe id='embed' src='{embeds}embed.html' width='700' height='500'></iframe>",
+        "img{width:150px;height:150px}",
+    ))
+    driver.get(url)
+    on_page = wait_for_verdicts(driver, ["page-real"])["page-real"]
+    outer = frame_verdicts(driver, ["embed"], ["embed-real", "embed-landscape"])
+    inner = frame_verdicts(driver, ["embed", "inner"], ["inner-fake"])
+    # the same picture scores the same in a frame as on the page
+    assert (outer["embed-real"]["verdict"], outer["embed-real"]["score"]) == (on_page["verdict"], on_page["score"])
+    assert outer["embed-landscape"]["verdict"] == "no-face", outer
+    label = next(row["label"] for row in FACE_ROWS if "faces/" + row["path"] == FAKE_FACE)
+    assert inner["inner-fake"]["verdict"] in {label, "uncertain"}, inner
+    assert outer["embed-real"]["badges"] == 2 and inner["inner-fake"]["badges"] == 1, (outer, inner)
+
+    # the popup sums the page and its frames: four pictures
+    page_tab = driver.current_window_handle
+    tab_id = active_tab_id(tools)
+    driver.switch_to.new_window("tab")
+    driver.get(browser.url(f"popup.html?tab={tab_id}"))
+    verdicts = [on_page["verdict"], outer["embed-real"]["verdict"], "no-face", inner["inner-fake"]["verdict"]]
+    expected = {"scanned": "4", "fake": str(verdicts.count("fake")), "uncertain": str(verdicts.count("uncertain"))}
+    read = "return Object.fromEntries([...document.querySelectorAll('[data-stat]')].map(n => [n.dataset.stat, n.textContent]))"
+    wait_until(lambda: driver.execute_script(read) == expected, 10, f"the popup's counts {expected}")
+    assert driver.find_element(By.ID, "host").text == "127.0.0.1"  # the page's site, not the frames'
+
+    driver.find_element(By.ID, "site-badges").click()  # off on this site: in its frames too
+    wait_until(lambda: stored_settings(tools).get("siteBadges") == {"127.0.0.1": False}, 10, "the site switch")
+    driver.switch_to.window(page_tab)
+
+    def frame_badges(path):
+        driver.switch_to.default_content()
+        for frame in path:
+            driver.switch_to.frame(driver.find_element(By.ID, frame))
+        count = len(driver.execute_script(READ_BADGES))
+        driver.switch_to.default_content()
+        return count
+
+    wait_until(lambda: frame_badges(["embed"]) == frame_badges(["embed", "inner"]) == 0, 10, "frame badges to go")
+
+
 # ---------------------------------------------------------------- context menu and panel
 
 def test_context_menu_shows_the_panel_beside_the_image_within_a_second(browser, sites, tools):

@@ -17,7 +17,6 @@ export const MSG = Object.freeze({
   // service worker -> content: show the panel beside an image
   showPanel: 'show-panel',
   // popup -> content: this page's counts
-  getPageStats: 'get-page-stats',
   // content -> service worker: open the options page (content scripts cannot)
   openOptions: 'open-options',
 });
