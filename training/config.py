@@ -90,4 +90,5 @@ class GpuConfig:
     warmup_steps: int = 500  # about 3 epochs
     epochs: int = 12  # each about one pass over train; the epoch with the best val AUC is kept
     samples_per_epoch: int = 21000  # about one pass over the train crops
+    seed: int = 2  # the seed of shipped 1.3.0 (val 0.951; seeds 1337 and 1 gave 0.951 and 0.950)
     distill_weight: float = 0.5  # with --teachers: half labels (keeps the target sharp), half the teachers' mean

@@ -267,7 +267,7 @@ def parse_args(argv=None):
     p.add_argument("--learning-rate", type=float, default=gpu.learning_rate)
     p.add_argument("--warmup-steps", type=int, default=gpu.warmup_steps)
     p.add_argument("--workers", type=int, default=max((os.cpu_count() or 2) - 1, 0))
-    p.add_argument("--seed", type=int, default=cfg.seed)
+    p.add_argument("--seed", type=int, default=gpu.seed)
     p.add_argument("--resume", action="store_true",
                    help="carry an interrupted run on from its last epoch (RUN.ckpt beside --out)")
     p.add_argument("--init", default=None, help="start from this state_dict (a finished run) instead of ImageNet")
