@@ -1,4 +1,4 @@
-"""The PyTorch trainer's augmentation (Pillow): each web-style degradation does its job."""
+"""The PyTorch trainer's augmentation (Pillow): each web-style degradation does its job, as strongly as training.augment (tf) does it."""
 
 import numpy as np
 import pytest
@@ -62,3 +62,74 @@ def test_jpeg_quality_follows_the_configured_range():
         for q in (30, 60, 95)
     }
     assert errors[30] > errors[60] > errors[95] > 0
+
+
+# ---------------------------------------------------------------- against training.augment (TensorFlow)
+# The GPU recipe (Pillow) trained 1.3.0 and the CPU recipe (tf) trained 1.0-1.2: both must
+# degrade a face alike, or the two recipes would train different models from the same config.
+
+def real_face() -> np.ndarray:
+    from PIL import Image
+
+    from tests.conftest import FIXTURES
+
+    return np.asarray(Image.open(FIXTURES / "faces/real/lfw_faceswap_real_6304.jpg").convert("RGB").resize((160, 160)))
+
+
+def tf_augmented(crop: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    import tensorflow as tf
+
+    from training.augment import augment as tf_augment
+
+    return np.asarray(tf_augment(tf.constant(crop, tf.float32), cfg)).round().clip(0, 255)
+
+
+def unmirrored(out: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """`out` the right way round: both recipes flip at random."""
+    flipped = out[:, ::-1]
+    return flipped if np.abs(flipped.astype(float) - crop).mean() < np.abs(out.astype(float) - crop).mean() else out
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        dict(NONE, rescale_prob=1.0, rescale_range=(0.5, 0.5)),
+        dict(NONE, rescale_prob=1.0, rescale_range=(0.35, 0.35)),
+        dict(NONE, blur_prob=1.0, blur_sigma=(1.0, 1.0)),
+        dict(NONE, blur_prob=1.0, blur_sigma=(1.5, 1.5)),
+        dict(NONE, jpeg_prob=1.0, jpeg_quality=(30, 30)),
+        dict(NONE, jpeg_prob=1.0, jpeg_quality=(80, 80)),
+    ],
+    ids=["rescale-0.5", "rescale-0.35", "blur-1.0", "blur-1.5", "jpeg-30", "jpeg-80"],
+)
+def test_each_degradation_is_as_strong_as_in_the_tensorflow_recipe(knobs):
+    import tensorflow as tf
+
+    tf.random.set_seed(0)
+    crop, cfg = real_face(), TrainConfig(**knobs)
+    ours = unmirrored(augment(crop, cfg, np.random.default_rng(0)), crop).astype(float)
+    theirs = unmirrored(tf_augmented(crop, cfg), crop)
+    ours_effect, their_effect = np.abs(ours - crop).mean(), np.abs(theirs - crop).mean()
+    assert 0.75 < ours_effect / their_effect < 1.33, (ours_effect, their_effect)
+    # the same degradation, not just as much of another: the two are nearer each other than the crop
+    assert np.abs(ours - theirs).mean() < 0.6 * min(ours_effect, their_effect)
+
+
+def test_colour_jitter_spreads_as_in_the_tensorflow_recipe():
+    import tensorflow as tf
+
+    tf.random.set_seed(0)
+    crop, cfg, rng = real_face(), TrainConfig(**dict(NONE, colour_prob=1.0)), np.random.default_rng(0)
+
+    def spread(outs):
+        """Per draw: brightness shift, contrast ratio, mean pixel change; their spread over draws."""
+        rows = np.array([
+            (o.mean() - crop.mean(), o.std() / crop.std(), np.abs(o - crop).mean())
+            for o in (unmirrored(o, crop).astype(float) for o in outs)
+        ])
+        return rows.std(0), np.abs(rows[:, 2]).mean()
+
+    (ours_std, ours_change) = spread(augment(crop, cfg, rng) for _ in range(200))
+    (their_std, their_change) = spread(tf_augmented(crop, cfg) for _ in range(200))
+    np.testing.assert_allclose(ours_std, their_std, rtol=0.15)
+    assert ours_change == pytest.approx(their_change, rel=0.15)
