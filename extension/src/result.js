@@ -1,5 +1,5 @@
 // The result tab: the same panel as in a page, for an image whose page
-// cannot host it (browser pages, about:blank frames, tabs opened before the extension).
+// cannot host it (browser pages, file: pages, tabs opened before the extension).
 // The image URL comes in the query string: result.html?src=<url>.
 
 import { PANEL_CSS, renderPanel } from './shared/panel-view.js';

@@ -109,7 +109,7 @@ async function openResultTab(srcUrl, tab) {
 /**
  * "Check for deepfake": the panel beside the image in its page, or, where
  * the page cannot host it (no content script there: browser pages, file:
- * and about:blank frames, tabs opened before the extension), the result in an extension tab.
+ * pages, tabs opened before the extension), the result in an extension tab.
  */
 async function handleContextMenuClick(info, tab) {
   if (info.menuItemId !== MENU_CHECK || !info.srcUrl) {

@@ -482,13 +482,18 @@ def test_images_in_frames_get_badges_counted_and_switched_with_the_page(browser,
     url = sites.add_page("framed.html", page(
         "A page that embeds a post",
         f"<img id='page-real' src='{sites.images}{REAL_FACE}?page'>"
-        f"<iframe id='embed' src='{embeds}embed.html' width='700' height='500'></iframe>",
+        f"<iframe id='embed' src='{embeds}embed.html' width='700' height='500'></iframe>"
+        # an ad slot: a frame with no URL of its own, written by the page
+        f"<iframe id='ad' width='200' height='200' srcdoc=\"<img id='ad-fake' src='{sites.images}{FAKE_FACE}?ad'"
+        " style='width:150px;height:150px'>\"></iframe>",
         "img{width:150px;height:150px}",
     ))
     driver.get(url)
     on_page = wait_for_verdicts(driver, ["page-real"])["page-real"]
     outer = frame_verdicts(driver, ["embed"], ["embed-real", "embed-landscape"])
     inner = frame_verdicts(driver, ["embed", "inner"], ["inner-fake"])
+    ad = frame_verdicts(driver, ["ad"], ["ad-fake"])
+    assert (ad["ad-fake"]["verdict"], ad["ad-fake"]["score"]) == (inner["inner-fake"]["verdict"], inner["inner-fake"]["score"])
     # the same picture scores the same in a frame as on the page
     assert (outer["embed-real"]["verdict"], outer["embed-real"]["score"]) == (on_page["verdict"], on_page["score"])
     assert outer["embed-landscape"]["verdict"] == "no-face", outer
@@ -496,13 +501,13 @@ def test_images_in_frames_get_badges_counted_and_switched_with_the_page(browser,
     assert inner["inner-fake"]["verdict"] in {label, "uncertain"}, inner
     assert outer["embed-real"]["badges"] == 2 and inner["inner-fake"]["badges"] == 1, (outer, inner)
 
-    # the popup sums the page and its frames: four pictures
+    # the popup sums the page and its frames: five pictures
     page_tab = driver.current_window_handle
     tab_id = active_tab_id(tools)
     driver.switch_to.new_window("tab")
     driver.get(browser.url(f"popup.html?tab={tab_id}"))
-    verdicts = [on_page["verdict"], outer["embed-real"]["verdict"], "no-face", inner["inner-fake"]["verdict"]]
-    expected = {"scanned": "4", "fake": str(verdicts.count("fake")), "uncertain": str(verdicts.count("uncertain"))}
+    verdicts = [on_page["verdict"], outer["embed-real"]["verdict"], "no-face"] + [inner["inner-fake"]["verdict"]] * 2
+    expected = {"scanned": "5", "fake": str(verdicts.count("fake")), "uncertain": str(verdicts.count("uncertain"))}
     read = "return Object.fromEntries([...document.querySelectorAll('[data-stat]')].map(n => [n.dataset.stat, n.textContent]))"
     wait_until(lambda: driver.execute_script(read) == expected, 10, f"the popup's counts {expected}")
     assert driver.find_element(By.ID, "host").text == "127.0.0.1"  # the page's site, not the frames'
@@ -519,7 +524,8 @@ def test_images_in_frames_get_badges_counted_and_switched_with_the_page(browser,
         driver.switch_to.default_content()
         return count
 
-    wait_until(lambda: frame_badges(["embed"]) == frame_badges(["embed", "inner"]) == 0, 10, "frame badges to go")
+    wait_until(lambda: frame_badges(["embed"]) == frame_badges(["embed", "inner"]) == frame_badges(["ad"]) == 0,
+               10, "frame badges to go")
 
 
 # ---------------------------------------------------------------- context menu and panel
