@@ -117,6 +117,13 @@ def checkpoint_path(out) -> Path:
     return Path(out).with_suffix(".ckpt")
 
 
+def save_atomically(obj, path: Path) -> None:
+    """A run killed while saving keeps its previous checkpoint whole."""
+    partial = path.with_name(path.name + ".partial")
+    torch.save(obj, partial)
+    os.replace(partial, path)
+
+
 def load_checkpoint(out, args) -> dict:
     """The last finished epoch of an interrupted run with these arguments."""
     path = checkpoint_path(out)
@@ -231,9 +238,9 @@ def train_gpu(cfg: TrainConfig, args) -> Path:
             f.write(json.dumps(row) + "\n")
         if metrics["auc"] > best:  # the epoch is chosen on val, as the threshold is
             best = metrics["auc"]
-            torch.save(cpu_state(model), out)
+            save_atomically(cpu_state(model), out)
         # written after the best epoch's weights, so a resumed run never lacks them
-        torch.save({
+        save_atomically({
             "epoch": epoch, "best": best, "history": history, "seconds": time.time() - started,
             "args": vars(args), "model": cpu_state(model), "optimizer": optimizer.state_dict(),
             "schedule": schedule.state_dict(), "generator": generator.get_state(),
