@@ -46,10 +46,16 @@ def _colour(img):
     return tf.clip_by_value(x, 0.0, 1.0) * 255.0
 
 
+def _greyscale(img):
+    return tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(img))
+
+
 def augment(img, cfg):
     """One random web-style degradation of a float32 0..255 HxWx3 face crop."""
     img = tf.image.random_flip_left_right(img)
     img = _maybe(cfg.colour_prob, _colour, img)
+    if cfg.greyscale_prob:
+        img = _maybe(cfg.greyscale_prob, _greyscale, img)
     img = _maybe(cfg.rescale_prob, lambda x: _rescale(x, cfg.rescale_range), img)
     img = _maybe(cfg.blur_prob, lambda x: _blur(x, cfg.blur_sigma), img)
     img = _maybe(cfg.jpeg_prob, lambda x: _jpeg(x, cfg.jpeg_quality), img)

@@ -2,7 +2,8 @@
 trainer's loader workers (training.train_gpu), where TensorFlow is not installed.
 
 Same steps, order and ranges as training.augment (TrainConfig's knobs):
-flip, colour jitter, down- and up-scaling, Gaussian blur, JPEG re-encoding.
+flip, colour jitter, greyscale, down- and up-scaling, Gaussian blur, JPEG
+re-encoding.
 """
 
 import io
@@ -36,6 +37,8 @@ def augment(crop: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> np.
         img = ImageOps.mirror(img)
     if rng.random() < cfg.colour_prob:
         img = _colour(img, rng)
+    if cfg.greyscale_prob and rng.random() < cfg.greyscale_prob:
+        img = img.convert("L").convert("RGB")
     if rng.random() < cfg.rescale_prob:
         small = max(int(size * rng.uniform(*cfg.rescale_range)), 16)
         img = img.resize((small, small), Image.BOX).resize((size, size), Image.BILINEAR)

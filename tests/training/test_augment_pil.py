@@ -6,7 +6,7 @@ import pytest
 from training.augment_pil import augment
 from training.config import TrainConfig
 
-NONE = dict(colour_prob=0.0, rescale_prob=0.0, blur_prob=0.0, jpeg_prob=0.0)
+NONE = dict(colour_prob=0.0, greyscale_prob=0.0, rescale_prob=0.0, blur_prob=0.0, jpeg_prob=0.0)
 
 
 def face_like(size=64, seed=0) -> np.ndarray:
@@ -55,6 +55,15 @@ def distance(out: np.ndarray, crop: np.ndarray) -> float:
     return min(np.abs(out.astype(int) - c).mean() for c in (crop, crop[:, ::-1]))
 
 
+@pytest.mark.parametrize("prob, grey_share", [(0.0, (0, 0)), (0.3, (40, 80)), (1.0, (200, 200))])
+def test_greyscale_takes_the_colour_out_of_its_share_of_crops(prob, grey_share):
+    crop = face_like(seed=5)
+    rng = np.random.default_rng(0)
+    outs = [augment(crop, TrainConfig(**dict(NONE, greyscale_prob=prob)), rng) for _ in range(200)]
+    grey = sum(bool((o[..., 0] == o[..., 1]).all() and (o[..., 1] == o[..., 2]).all()) for o in outs)
+    assert grey_share[0] <= grey <= grey_share[1]
+
+
 def test_jpeg_quality_follows_the_configured_range():
     crop = face_like(seed=3)
     errors = {
@@ -99,8 +108,9 @@ def unmirrored(out: np.ndarray, crop: np.ndarray) -> np.ndarray:
         dict(NONE, blur_prob=1.0, blur_sigma=(1.5, 1.5)),
         dict(NONE, jpeg_prob=1.0, jpeg_quality=(30, 30)),
         dict(NONE, jpeg_prob=1.0, jpeg_quality=(80, 80)),
+        dict(NONE, greyscale_prob=1.0),
     ],
-    ids=["rescale-0.5", "rescale-0.35", "blur-1.0", "blur-1.5", "jpeg-30", "jpeg-80"],
+    ids=["rescale-0.5", "rescale-0.35", "blur-1.0", "blur-1.5", "jpeg-30", "jpeg-80", "greyscale"],
 )
 def test_each_degradation_is_as_strong_as_in_the_tensorflow_recipe(knobs):
     import tensorflow as tf
