@@ -14,7 +14,7 @@ import json
 import statistics
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -453,16 +453,23 @@ def test_hundreds_of_images_only_those_in_view_are_scanned(browser, sites):
                VERDICT_TIMEOUT_S, "the last image, once scrolled to")
 
 
-def frame_verdicts(driver, path: list[str], ids: list[str]) -> dict[str, dict]:
-    """Verdicts inside the frame reached through the iframe ids in `path`."""
+@contextmanager
+def in_frame(driver, path: list[str]):
+    """Inside the frame reached through the iframe ids in `path`; back at the top page after."""
     driver.switch_to.default_content()
     for frame in path:
         driver.switch_to.frame(driver.find_element(By.ID, frame))
     try:
-        seen = wait_for_verdicts(driver, ids)
-        return {i: {**seen[i], "badges": len(driver.execute_script(READ_BADGES))} for i in ids}
+        yield
     finally:
         driver.switch_to.default_content()
+
+
+def frame_verdicts(driver, path: list[str], ids: list[str]) -> dict[str, dict]:
+    """Verdicts inside the frame reached through `path`, with the frame's badge count."""
+    with in_frame(driver, path):
+        seen = wait_for_verdicts(driver, ids)
+        return {i: {**seen[i], "badges": len(driver.execute_script(READ_BADGES))} for i in ids}
 
 
 def test_images_in_frames_get_badges_counted_and_switched_with_the_page(browser, sites, tools):
@@ -517,12 +524,8 @@ def test_images_in_frames_get_badges_counted_and_switched_with_the_page(browser,
     driver.switch_to.window(page_tab)
 
     def frame_badges(path):
-        driver.switch_to.default_content()
-        for frame in path:
-            driver.switch_to.frame(driver.find_element(By.ID, frame))
-        count = len(driver.execute_script(READ_BADGES))
-        driver.switch_to.default_content()
-        return count
+        with in_frame(driver, path):
+            return len(driver.execute_script(READ_BADGES))
 
     wait_until(lambda: frame_badges(["embed"]) == frame_badges(["embed", "inner"]) == frame_badges(["ad"]) == 0,
                10, "frame badges to go")

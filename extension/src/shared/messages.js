@@ -16,7 +16,6 @@ export const MSG = Object.freeze({
   checkFullResolution: 'check-full-resolution',
   // service worker -> content: show the panel beside an image
   showPanel: 'show-panel',
-  // popup -> content: this page's counts
   // content -> service worker: open the options page (content scripts cannot)
   openOptions: 'open-options',
 });
