@@ -209,6 +209,8 @@ def main(argv=None):
         schedule = gpu_run["args"]
         steps = len(gpu_run["history"]) * (schedule["samples_per_epoch"] // schedule["batch_size"])
         how = f"full schedule on a GPU, batch {schedule['batch_size']}"
+        if schedule.get("teachers"):  # model 1.4.0 on: the steps are the student's, after its teachers' runs
+            how += f", distilled from {len(schedule['teachers'])} such runs"
     else:  # both CPU cycles (the second, on the folded net, from model 1.2.0 on), batch 32
         steps = (trained["epochs"] + trained.get("polish_epochs", 0)) * trained["steps_per_epoch"]
         how = f"full schedule, batch {trained['batch_size']}"
