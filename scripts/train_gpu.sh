@@ -21,4 +21,4 @@ while read -r seed epochs; do
     teachers+=("$out")
 done < <(.venv/bin/python -c 'from training.config import TEACHER_RUNS; [print(*run) for run in TEACHER_RUNS]')
 .venv/bin/python -m training.train_gpu --teachers "${teachers[@]}" --out runs/gpu/classifier.pt "$@"
-exec .venv/bin/python -m training.train --from-torch runs/gpu/classifier.pt --seed 2 --version "${MODEL_VERSION:-1.4.0}"
+exec .venv/bin/python -m training.train --from-torch runs/gpu/classifier.pt --version "${MODEL_VERSION:-1.4.0}"

@@ -269,6 +269,7 @@ def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str, gpu_run
     }
     if gpu_run:
         config["gpu_run"] = gpu_run  # training.train_gpu's schedule and per-epoch val AUC
+        config["train_config"]["seed"] = gpu_run["args"]["seed"]  # the run's seed, not the CPU recipe's
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     print(f"model written to {model_path}")
     return out

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import FIXTURES
+from training.config import GpuConfig, TrainConfig
 
 torch = pytest.importorskip("torch", reason="training extra: bash scripts/train.sh installs torch")
 
 
 def fixture_cache(tmp_path):
-    from training.config import TrainConfig
     from training.prepare import cache_path, prepare
 
     cfg = TrainConfig()
@@ -96,13 +96,15 @@ def test_gpu_recipe_runs_on_fixtures_and_ships_through_keras(tmp_path):
     ])
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert config["version"] == "0.0.0-smoke" and config["gpu_run"]["history"] == summary["history"]
+    assert config["train_config"]["seed"] == summary["args"]["seed"] != TrainConfig().seed
     low, high = config["uncertain_band"]
     assert low <= config["threshold"] <= high
     train.main([  # a later recalibration keeps the record of how the net was trained
         "--recalibrate", "--cache-dir", str(tmp_path / "cache"), "--out-dir", str(tmp_path / "model"),
         "--version", "0.0.1-smoke",
     ])
-    assert json.loads((tmp_path / "model" / "config.json").read_text())["gpu_run"] == config["gpu_run"]
+    recalibrated = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert (recalibrated["gpu_run"], recalibrated["train_config"]["seed"]) == (config["gpu_run"], summary["args"]["seed"])
 
     # the shipped Keras model gives the val crops the scores the torch net gave them
     from training.torch_model import DeepfakeMobileNetV2
@@ -128,7 +130,6 @@ def test_distillation_moves_the_student_towards_its_teachers(tmp_path):
     """--teachers: a student that starts out calling every fixture face real, trained
     only towards a teacher that calls them all fake, ends up scoring them higher."""
     from training import train_gpu
-    from training.config import TrainConfig
     from training.crops import load_split
     from training.torch_model import DeepfakeMobileNetV2
 
@@ -234,15 +235,14 @@ def test_resume_refuses_what_would_not_continue_the_same_run(tmp_path, first_run
 @pytest.mark.parametrize(
     "flags, epochs",
     [
-        ([], "epochs"),  # a run on labels alone stops before it learns train by heart
-        (["--teachers", "a.pt", "b.pt"], "distill_epochs"),  # a student keeps gaining from soft targets
+        ([], GpuConfig.epochs),  # a run on labels alone stops before it learns train by heart
+        (["--teachers", "a.pt", "b.pt"], GpuConfig.distill_epochs),  # a student keeps gaining from soft targets
         (["--teachers", "a.pt", "--epochs", "3"], 3),  # an explicit length always wins
         (["--epochs", "3"], 3),
     ],
 )
 def test_a_run_is_as_long_as_its_kind_needs(flags, epochs):
-    from training.config import GpuConfig
     from training.train_gpu import parse_args
 
     _, args = parse_args(["--weights", "random", *flags])
-    assert args.epochs == (getattr(GpuConfig(), epochs) if isinstance(epochs, str) else epochs)
+    assert args.epochs == epochs
