@@ -89,7 +89,8 @@ class GpuConfig:
     and 0.951 / 0.950 / 0.951 over seeds 1337, 1 and 2. The CPU recipe: 0.925.
     Distilled from four of those runs (TEACHER_RUNS), from ImageNet weights:
     0.951 at 12 epochs (0.949 with distill_weight 0.8), 0.957 at 30, 0.958 at
-    40 (shipped 1.4.0); the four teachers together: 0.963.
+    40 (shipped 1.4.0); the four teachers together: 0.963, with 1.4.0 as a
+    fifth: 0.965 (the next student's teachers to try; see the model card).
     """
 
     batch_size: int = 128  # BatchNorm statistics steadier than at 32; a GPU is fed by many loader workers
