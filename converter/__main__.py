@@ -6,11 +6,6 @@ import sys
 
 # TensorFlow's C++ start-up chatter hides the one line that matters
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# TensorFlow turns oneDNN's graph rewrites on by itself on some CPUs (AVX-512
-# with VNNI or bf16), and they fuse the exported graph differently (model.json
-# gains a sigmoid-fused MatMul and shape notes): off, the same model makes the
-# same browser files on every host, as the committed-files test checks
-os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 from converter.export import (
     DEFAULT_MODEL_DIR,
