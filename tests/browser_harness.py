@@ -11,6 +11,11 @@
 - serve_folder(folder, cors=True) -> context manager yielding "http://127.0.0.1:PORT/": a
   static server on a free loopback port, with `Access-Control-Allow-Origin: *`
   so extension pages may fetch from it (cors=False: without it); stops when the block ends.
+- serve_signed_in_only(folder) -> context manager yielding a SignedInSite: a site
+  that serves folder's files only to visitors holding the cookie its
+  /sign-in page sets (403 otherwise), as a site behind a login does, and
+  logs every file request (path, whether a script's fetch() made it, whether
+  the cookie came).
 - extension_browser(extension_dir) -> context manager yielding an ExtensionBrowser
   (.driver, .extension_id, .url(path), .open(path)): headless Chromium with
   the extension loaded and a fresh profile; quits when the block ends.
@@ -102,6 +107,74 @@ def serve_folder(folder: Path, cors: bool = True):
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+SESSION_COOKIE = "session=signed-in"
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    path: str
+    by_fetch: bool  # a script's fetch() (Sec-Fetch-Dest: empty), as the extension's; a page's <img> says "image"
+    signed_in: bool  # the request carried the session cookie
+
+
+@dataclass
+class SignedInSite:
+    base: str  # http://localhost:PORT/
+    requests: list  # FileRequest, in arrival order
+    pages: dict  # path -> HTML, served to anyone
+
+    def add_page(self, name: str, html: str) -> str:
+        self.pages["/" + name] = html
+        return self.base + name
+
+
+class _SignedInOnlyHandler(http.server.SimpleHTTPRequestHandler):
+    site: SignedInSite  # set per server
+
+    def do_GET(self):
+        if self.path == "/sign-in":
+            return self._answer(200, b"signed in", {"Set-Cookie": f"{SESSION_COOKIE}; Path=/; HttpOnly"})
+        if self.path in self.site.pages:
+            return self._answer(200, self.site.pages[self.path].encode(), {"Content-Type": "text/html"})
+        signed_in = SESSION_COOKIE in (self.headers.get("Cookie") or "")
+        by_fetch = self.headers.get("Sec-Fetch-Dest") == "empty"
+        self.site.requests.append(FileRequest(self.path, by_fetch, signed_in))
+        if not signed_in:
+            return self._answer(403, b"sign in first", {})
+        return super().do_GET()
+
+    def _answer(self, status: int, body: bytes, headers: dict):
+        self.send_response(status)
+        for name, value in {"Content-Length": str(len(body)), **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def serve_signed_in_only(folder: Path):
+    """folder's files on http://localhost:PORT/, only with the cookie /sign-in sets; yields a SignedInSite."""
+    site = SignedInSite("", [], {})
+    handler_class = type("Handler", (_SignedInOnlyHandler,), {"site": site})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler_class, directory=str(folder)))
+    site.base = f"http://localhost:{server.server_address[1]}/"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
     finally:
         server.shutdown()
         server.server_close()

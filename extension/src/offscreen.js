@@ -25,6 +25,8 @@ const FETCH_CONCURRENCY = 4;
 const SCORE_CONCURRENCY = 1;
 // a hung image server must not hold a queue slot forever
 const FETCH_TIMEOUT_MS = 20000;
+// answers of a site that shows an image only to signed-in visitors
+const SIGNED_IN_ONLY = new Set([401, 403]);
 // larger files are not photos a page shows; decoding them risks memory
 const MAX_IMAGE_BYTES = 40 * 1024 * 1024;
 // "large": the image is over this many times the model's input on a side
@@ -91,18 +93,39 @@ async function cacheKey({ src, dataUrl }) {
   return dataUrl ? `sha256:${await sha256(dataUrl)}` : src;
 }
 
-/** The image's bytes: fetched here, or inline from the content script. */
-function fetchBytes({ src, dataUrl }, urgent) {
+/**
+ * The image's bytes: fetched here, or inline from the content script.
+ *
+ * Without the user's cookies (privacy: the site learns nothing new about who
+ * looks). An image its site shows only to signed-in visitors (401/403) is asked
+ * for again with the site's cookies, as the page itself did, but only when the
+ * user asked for this image (right-click) and only for a verdict (withCookies),
+ * never for heatmaps that would put its pixels into the page.
+ */
+function fetchBytes({ src, dataUrl }, { urgent, withCookies }) {
   return fetchQueue.run(
     async () => {
       const url = dataUrl ?? src;
       if (!/^(https?|data):/.test(url)) {
         throw new Error(`cannot fetch ${url.split(':')[0]}: images`);
       }
-      const response = await fetch(url, {
-        credentials: 'omit',
-        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-      });
+      const get = (credentials) =>
+        fetch(url, {
+          credentials,
+          signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+        });
+      let response = await get('omit');
+      if (SIGNED_IN_ONLY.has(response.status) && withCookies) {
+        response = await get('include');
+      }
+      if (SIGNED_IN_ONLY.has(response.status)) {
+        throw new Error(
+          withCookies
+            ? `the site refused this image even with your login (HTTP ${response.status})`
+            : 'the site shows this image only to signed-in visitors; right-click it ' +
+              'and choose "Check for deepfake" to check it with your login',
+        );
+      }
       if (!response.ok) {
         throw new Error(`the image answered HTTP ${response.status}`);
       }
@@ -120,7 +143,8 @@ function fetchBytes({ src, dataUrl }, urgent) {
 async function scoreInBrowser(image, urgent) {
   const started = performance.now();
   const scorer = await getScorer();
-  const blob = await fetchBytes(image, urgent);
+  // urgent: the user asked for this image (right-click)
+  const blob = await fetchBytes(image, { urgent, withCookies: urgent });
   const fetched = performance.now();
   return scoreQueue.run(
     async () => {
@@ -204,7 +228,11 @@ async function askServer(image, key, settings, explain, urgent) {
     '\n',
   );
   return serverCache.remember(serverKey, async () =>
-    scoreOnBackend(settings, await fetchBytes(image, urgent), { explain }),
+    scoreOnBackend(
+      settings,
+      await fetchBytes(image, { urgent, withCookies: urgent && !explain }),
+      { explain },
+    ),
   );
 }
 

@@ -26,7 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.backend.server_kit import ACCESS_LINE, free_port, running_server
-from tests.browser_harness import build_extension, extension_browser, serve_folder
+from tests.browser_harness import build_extension, extension_browser, serve_folder, serve_signed_in_only
 from tests.extension.devtools import DevTools
 
 REPO = Path(__file__).resolve().parents[2]
@@ -580,6 +580,31 @@ def test_context_menu_opens_a_result_tab_where_the_page_cannot_host_the_panel(br
     )
     assert panel["verdict"] in {"real", "fake", "uncertain"}, panel
     tools.close_page(tab["targetId"])
+
+
+def test_an_image_behind_a_login_is_fetched_with_it_only_when_the_user_asks(browser, tools):
+    driver = browser.driver
+    with serve_signed_in_only(FIXTURES) as site:
+        driver.get(site.base + "sign-in")
+        url = site.add_page("private.html", page("Signed in", f"<img id='private' src='/{REAL_FACE}'>",
+                                                 "img{width:220px;height:220px}"))
+        driver.get(url)
+        src = site.base + REAL_FACE
+        assert driver.execute_script("return document.getElementById('private').naturalWidth") > 0
+
+        # the badge: fetched without cookies, refused, and it says what to do
+        assert wait_for_verdicts(driver, ["private"])["private"]["verdict"] == "error"
+        [badge] = driver.execute_script(READ_BADGES)
+        assert "signed-in" in badge["title"] and "Check for deepfake" in badge["title"], badge
+        by_extension = [r for r in site.requests if r.by_fetch]
+        assert by_extension and not any(r.signed_in for r in by_extension), site.requests
+
+        # right-click: asked again with the site's cookie, once, and scored
+        assert context_menu_click(tools, src) == "panel"
+        answer = wait_for_panel(driver, lambda p: p["state"] == "done")["answers"][0]
+        assert answer["source"] == "browser" and answer["verdict"] == "real", answer
+        with_cookie = [r for r in site.requests if r.by_fetch and r.signed_in]
+        assert [r.path for r in with_cookie] == ["/" + REAL_FACE], site.requests
 
 
 # ---------------------------------------------------------------- service worker
