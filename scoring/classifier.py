@@ -32,6 +32,7 @@ class FaceScore:
     score: float  # P(fake)
     verdict: str  # fake, real or uncertain
     detector_confidence: float
+    greyscale: bool = False  # black-and-white face: judged with the wider greyscale band
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,13 @@ class Classifier:
         self.threshold = float(self.config["threshold"])
         self.band = tuple(self.config["uncertain_band"])
         self.tta_flip = bool(self.config.get("tta_flip", False))
+        # black-and-white faces score less surely (every training face was in
+        # colour): they get their own, wider band, chosen on val faces turned
+        # grey. A config without it (older models) judges them like colour.
+        grey = self.config.get("greyscale") or {}
+        self.grey_band = tuple(grey.get("uncertain_band", self.band))
+        self.grey_top_share = float(grey.get("top_share", face_ops.GREY_TOP_SHARE))
+        self.grey_max_spread = float(grey.get("max_spread", face_ops.GREY_MAX_SPREAD))
         self.name = self.config.get("name", "deepfake-classifier")
         self.version = self.config.get("version", "0")
         self._interpreter = xnnpack_interpreter(self.model, self.input_size, threads)
@@ -127,8 +135,12 @@ class Classifier:
                     scores[i] = (scores[i] + self._forward(np.ascontiguousarray(crop[:, ::-1]))) / 2
         return scores
 
-    def verdict(self, score: float) -> str:
-        return verdict_for(score, self.threshold, self.band)
+    def verdict(self, score: float, greyscale: bool = False) -> str:
+        return verdict_for(score, self.threshold, self.grey_band if greyscale else self.band)
+
+    def is_greyscale(self, crop: np.ndarray) -> bool:
+        """A black-and-white face crop (scoring.faces.colour_spread)."""
+        return face_ops.colour_spread(crop, self.grey_top_share) <= self.grey_max_spread
 
     def crop(self, rgb: np.ndarray, face: face_ops.Face) -> np.ndarray:
         return face_ops.crop_face(rgb, face.box, self.margin, self.input_size)
@@ -140,9 +152,11 @@ class Classifier:
         large images for small faces; False is the extension's pipeline.
         """
         found = face_ops.detect_faces(rgb, full_resolution=full_resolution)
-        scores = self.score_crops(np.stack([self.crop(rgb, f) for f in found])) if found else []
-        face_scores = [
-            FaceScore(f.box, float(s), self.verdict(float(s)), f.confidence) for f, s in zip(found, scores)
-        ]
+        crops = [self.crop(rgb, f) for f in found]
+        scores = self.score_crops(np.stack(crops)) if found else []
+        face_scores = []
+        for f, crop, s in zip(found, crops, scores):
+            grey = self.is_greyscale(crop)
+            face_scores.append(FaceScore(f.box, float(s), self.verdict(float(s), grey), f.confidence, grey))
         verdict, score = image_verdict(face_scores)
         return ImageScore(verdict, score, face_scores)

@@ -57,6 +57,14 @@ TILE_MIN = 640  # tile side: half the long side, but never below this
 TILE_OVERLAP = 0.25  # a face cut by one tile's edge lies whole in the next
 MAX_PIXELS = 40_000_000  # larger images are refused as decompression bombs
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "MPO"}
+# A face crop is black-and-white when even its most colourful pixels carry no
+# colour: the channel spread (max - min of R, G, B, in 0..255 levels) that the
+# top GREY_TOP_SHARE of its pixels reach is at most GREY_MAX_SPREAD. Grey
+# photos give 0 (a JPEG's neutral chroma decodes to equal channels); the least
+# colourful of the 2,708 colour val faces gives 11. A share, not the maximum,
+# so a few coloured pixels (a caption, a JPEG edge) leave a grey face grey.
+GREY_TOP_SHARE = 0.01
+GREY_MAX_SPREAD = 4.0
 
 
 class ImageError(ValueError):
@@ -313,6 +321,14 @@ def detect_faces(rgb: np.ndarray, full_resolution: bool = False) -> list[Face]:
         if faces:
             return faces
     return []
+
+
+def colour_spread(crop: np.ndarray, top_share: float = GREY_TOP_SHARE) -> float:
+    """The channel spread (max - min of R, G, B) that the top `top_share` of the
+    crop's pixels reach: 0 for a black-and-white face, tens for a colour one."""
+    spread = (np.max(crop, axis=-1) - np.min(crop, axis=-1)).ravel()
+    k = max(1, int(spread.size * top_share))  # the k-th largest, as tf.topk gives it in the extension
+    return float(np.partition(spread, spread.size - k)[spread.size - k])
 
 
 def crop_face(rgb: np.ndarray, box, margin: float, size: int) -> np.ndarray:

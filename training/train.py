@@ -44,6 +44,11 @@ def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
         "--recalibrate", action="store_true", help="only choose threshold and band again for the model in --out-dir"
     )
     p.add_argument(
+        "--greyscale-band",
+        action="store_true",
+        help="only choose the band for black-and-white faces again for the model in --out-dir (the rest of config.json stays)",
+    )
+    p.add_argument(
         "--from-torch", metavar="PT", help="only calibrate and save a net trained by training.train_gpu (its .pt file)"
     )
     p.add_argument("--version", default="1.0.0", help="model version written to config.json")
@@ -236,6 +241,7 @@ def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str, gpu_run
     val_metrics = auc_by_source(val_crops.labels, val_scores, val_crops.sources)
     val_metrics["accuracy"] = float(((val_scores >= threshold) == val_crops.labels.astype(bool)).mean())
     print(f"val: {json.dumps(val_metrics)}; threshold {threshold}, uncertain band {band}")
+    greyscale = greyscale_calibration(shipped, cfg, val_crops, threshold)
 
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -252,6 +258,7 @@ def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str, gpu_run
         "output": "P(fake), one sigmoid unit",
         "threshold": threshold,
         "uncertain_band": list(band),
+        "greyscale": greyscale,
         "tta_flip": cfg.tta_flip,
         "face_detector": {
             "model": "face_detector/blazeface.json",
@@ -273,6 +280,56 @@ def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str, gpu_run
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     print(f"model written to {model_path}")
     return out
+
+
+def greyscale_calibration(model, cfg: TrainConfig, val_crops, threshold: float) -> dict:
+    """config.json's "greyscale" block: which face crops count as black-and-white
+    (scoring.faces.colour_spread) and their wider uncertain band, chosen on the
+    val faces turned grey at the colour threshold."""
+    from scoring import faces
+    from training.calibrate import GREY_MAX_BAND_SHARE, auc_by_source, choose_band, greyscale_copies
+
+    grey_scores = score(model, greyscale_copies(val_crops.images), cfg.tta_flip)
+    band = choose_band(val_crops.labels, grey_scores, threshold, GREY_MAX_BAND_SHARE)
+    auc = auc_by_source(val_crops.labels, grey_scores, val_crops.sources)
+    real = val_crops.labels == 0
+    outside = (grey_scores < band[0]) | (grey_scores >= band[1])
+    called_fake = float((outside & (grey_scores >= threshold))[real].mean())
+    uncertain = float((~outside).mean())
+    print(
+        f"val faces turned grey: {json.dumps(auc)}; their uncertain band {band}: "
+        f"{called_fake:.1%} of real ones called fake, {uncertain:.1%} of all uncertain"
+    )
+    return {
+        "top_share": faces.GREY_TOP_SHARE,
+        "max_spread": faces.GREY_MAX_SPREAD,
+        "uncertain_band": list(band),
+        "val_auc": auc["auc"],
+        "val_real_called_fake": called_fake,
+        "val_uncertain_share": uncertain,
+    }
+
+
+def recalibrate_greyscale(cfg: TrainConfig) -> Path:
+    """Choose only the greyscale block again for the model in --out-dir (e.g. one
+    calibrated before the block existed); threshold, colour band and metrics stay."""
+    from scoring.classifier import CONFIG_FILE
+    from training.crops import load_split
+    from training.model import fold_batchnorm
+
+    model, cache = trained_model_and_cache(cfg, "--greyscale-band")
+    path = Path(cfg.out_dir) / CONFIG_FILE
+    config = json.loads(path.read_text())
+    cfg.tta_flip = bool(config.get("tta_flip", False))  # score as the shipped model scores
+    greyscale = greyscale_calibration(fold_batchnorm(model), cfg, load_split(cache, "val"), config["threshold"])
+    # keep the key order of a fresh calibration: the block sits after the colour band
+    config = {k: v for k, v in config.items() if k != "greyscale"}
+    at = list(config).index("uncertain_band") + 1
+    items = list(config.items())
+    config = dict(items[:at] + [("greyscale", greyscale)] + items[at:])
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    print(f"greyscale band written to {path}")
+    return path.parent
 
 
 def recalibrate(cfg: TrainConfig, version: str) -> Path:
@@ -316,6 +373,8 @@ def main(argv=None):
         from_torch(cfg, args.from_torch, args.version)
     elif args.recalibrate:
         recalibrate(cfg, args.version)
+    elif args.greyscale_band:
+        recalibrate_greyscale(cfg)
     elif args.polish:
         polish_shipped(cfg, args.resume, args.version)
     else:

@@ -6,6 +6,7 @@
 // offscreen documents cannot read chrome.storage.
 
 import {
+  bandFor,
   createScorer,
   decodeImage,
   imageVerdict,
@@ -169,12 +170,12 @@ function modelOf(info) {
 /** Verdicts under the user's threshold and band for cached raw scores. */
 function browserResult(scored, scorer, settings) {
   const { info } = scorer;
-  const { threshold, band } = modelDecision(settings, info);
+  const { threshold, band, greyBand } = modelDecision(settings, info);
   const faces = scored.faces.map((face) => ({
     ...face,
-    verdict: verdictFor(face.score, threshold, band),
+    verdict: verdictFor(face.score, threshold, bandFor(face, band, greyBand)),
   }));
-  const { verdict, score } = imageVerdict(faces, threshold, band);
+  const { verdict, score } = imageVerdict(faces, threshold, band, greyBand);
   return {
     verdict: verdictName(verdict),
     score,

@@ -207,7 +207,10 @@ try {
   $('model-defaults').textContent =
     `The model (${modelText({ name: info.name ?? info.model, version: info.version })}) ` +
     `says fake at ${shown(info.threshold)}, uncertain from ` +
-    `${shown(info.uncertain_band[0])} up to ${shown(info.uncertain_band[1])}. Change them here to be stricter or looser.`;
+    `${shown(info.uncertain_band[0])} up to ${shown(info.uncertain_band[1])} ` +
+    `(black-and-white faces, which it judges less surely: from ${shown(info.greyscale.uncertain_band[0])} ` +
+    `up to ${shown(info.greyscale.uncertain_band[1])}). Change them here to be stricter or looser; ` +
+    'a band set here applies to every face.';
 } catch (error) {
   $('model-defaults').textContent =
     `Could not read the model's defaults: ${error.message}`;

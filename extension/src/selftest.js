@@ -55,13 +55,13 @@ async function score(url) {
   }
   const imageData = await decodeImage(await response.blob());
   const result = await scorer.scoreImage(imageData);
-  const { threshold, uncertain_band: band } = scorer.info;
+  const { threshold, uncertain_band: band, greyscale } = scorer.info;
   return {
     ...result,
-    ...imageVerdict(result.faces, threshold, band),
+    ...imageVerdict(result.faces, threshold, band, greyscale.uncertain_band),
     backend: scorer.backend,
     threads: scorer.threads,
-    info: { threshold, uncertain_band: band },
+    info: { threshold, uncertain_band: band, greyscale },
   };
 }
 

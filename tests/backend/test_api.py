@@ -81,13 +81,21 @@ def test_score_answers_the_documented_shape(client, classifier, send, image, fac
         return
     assert len(body["faces"]) == 1 if faces == "one" else len(body["faces"]) >= 1
     for face in body["faces"]:
-        assert face["verdict"] == classifier.verdict(face["score"])
+        assert face["verdict"] == classifier.verdict(face["score"], face["greyscale"])
         x, y, w, h = face["box"]
         assert x >= 0 and y >= 0 and x + w <= img.width + 0.1 and y + h <= img.height + 0.1
     worst = max(body["faces"], key=lambda f: f["score"])
     assert (body["verdict"], body["score"]) == (worst["verdict"], worst["score"])
     if image == PORTRAIT:
         assert box_contains(body["faces"][0]["box"], PORTRAIT_FACE_CENTRE)
+
+
+@pytest.mark.parametrize(("mode", "greyscale"), [("RGB", False), ("L", True)], ids=["colour", "black-and-white"])
+def test_each_face_says_whether_it_is_black_and_white(client, classifier, mode, greyscale):
+    body = post_body(client, encode(portrait().convert(mode), "JPEG", quality=90)).get_json()
+    [face] = body["faces"]
+    assert face["greyscale"] is greyscale
+    assert face["verdict"] == classifier.verdict(face["score"], greyscale)
 
 
 @pytest.mark.parametrize(
@@ -143,7 +151,7 @@ def test_model_describes_the_loaded_model(client, app):
     body = client.get("/api/v1/model").get_json()
     on_disk = json.loads((Path(app.config["MODEL_DIR"]) / "config.json").read_text())
     schema_validator("Model").validate(body)
-    for key in ("name", "version", "threshold", "uncertain_band", "input_size", "margin"):
+    for key in ("name", "version", "threshold", "uncertain_band", "greyscale", "input_size", "margin"):
         assert body[key] == on_disk[key]
     assert "train_config" not in body
 

@@ -51,17 +51,25 @@ def test_enough_fixtures():
 
 
 @pytest.fixture(scope="module")
-def python_results() -> dict[str, Result]:
+def python_scored() -> dict:
+    """name -> (image size, scoring.classifier.ImageScore) on the Python path."""
     from scoring.classifier import Classifier
     from scoring.faces import load_image
 
     classifier = Classifier()
-    results = {}
+    scored = {}
     for name in IMAGES:
         rgb = load_image((PARITY_DIR / name).read_bytes())
-        scored = classifier.score_image(rgb)
-        results[name] = Result(rgb.shape[1], rgb.shape[0], [(f.box, f.score) for f in scored.faces])
-    return results
+        scored[name] = ((rgb.shape[1], rgb.shape[0]), classifier.score_image(rgb))
+    return scored
+
+
+@pytest.fixture(scope="module")
+def python_results(python_scored) -> dict[str, Result]:
+    return {
+        name: Result(*size, [(f.box, f.score) for f in scored.faces])
+        for name, (size, scored) in python_scored.items()
+    }
 
 
 def call(browser, method: str, arg):
@@ -106,6 +114,15 @@ def wasm_results(browser) -> dict[str, dict]:
 @pytest.mark.parametrize("name", IMAGES)
 def test_browser_matches_python(name, python_results, wasm_results):
     check_parity(name, python_results[name], browser_result(wasm_results[name]))
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_browser_tells_black_and_white_faces_as_python_does(name, python_scored, wasm_results):
+    browser_faces = wasm_results[name]["faces"]
+    for face in python_scored[name][1].faces:
+        # the browser's face nearest this one (test_browser_matches_python holds the boxes together)
+        nearest = min(browser_faces, key=lambda f: sum(abs(a - b) for a, b in zip(f["box"], face.box)))
+        assert nearest["greyscale"] is face.greyscale, (name, face, nearest)
 
 
 @pytest.mark.parametrize("name", DEFAULT_BACKEND_IMAGES)
@@ -162,7 +179,11 @@ def test_browser_image_verdict_is_its_most_suspicious_face(name, wasm_results):
     reply = wasm_results[name]
     info = reply["info"]
     scores = [f["score"] for f in reply["faces"]]
-    expected = verdict_for(max(scores), info["threshold"], info["uncertain_band"]) if scores else "no_face"
+    expected = "no_face"
+    if scores:
+        worst = max(reply["faces"], key=lambda f: f["score"])
+        band = info["greyscale"]["uncertain_band"] if worst["greyscale"] else info["uncertain_band"]
+        expected = verdict_for(worst["score"], info["threshold"], band)
     assert (reply["verdict"], reply["score"]) == (expected, max(scores) if scores else None)
 
 

@@ -337,6 +337,28 @@ def test_fixture_faces_get_their_label(verdicts, index, row):
     assert got["verdict"] == ("uncertain" if low <= score < high else row["label"]), f"{row['path']}: {got}"
 
 
+# (settings, verdict) for a real face turned black-and-white, which scores
+# between the colour band's top and the greyscale band's top
+GREY_FACE_CASES = [
+    ({}, "uncertain"),  # the model's wider band for black-and-white faces
+    ({"uncertainBand": [0.3, 0.5]}, "fake"),  # a band the user set applies to every face
+]
+
+
+@pytest.mark.parametrize(("settings", "verdict"), GREY_FACE_CASES, ids=["model band", "user band"])
+def test_black_and_white_faces_get_the_wider_band(browser, sites, tools, settings, verdict):
+    driver = browser.driver
+    info = json.loads((REPO / "extension" / "model" / "model-info.json").read_text())
+    Image.open(FIXTURES / "faces" / "real" / "dfdc_tblxwzpbdy.jpg").convert("L").save(sites.folder / "grey-real.png")
+    set_settings(tools, **settings)
+    driver.get(sites.add_page("grey.html", page("Black and white", "<img id='grey' src='grey-real.png'>",
+                                                "img{width:200px;height:200px}")))
+    got = wait_for_verdicts(driver, ["grey"])["grey"]
+    score = float(got["score"])
+    assert info["uncertain_band"][1] <= score < info["greyscale"]["uncertain_band"][1], got
+    assert got["verdict"] == verdict, got
+
+
 @pytest.mark.parametrize("index,path", list(enumerate(NON_FACES)), ids=NON_FACES)
 def test_landscape_and_logo_have_no_face(verdicts, index, path):
     seen, _ = verdicts

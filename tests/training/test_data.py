@@ -109,3 +109,29 @@ def test_band_brackets_the_threshold_and_stays_small():
     assert low <= t <= high
     inside = ((scores >= low) & (scores < high)).mean()
     assert 0 < inside <= 0.16
+
+
+@pytest.mark.parametrize("max_share", [0.15, 0.4])
+def test_band_grows_to_the_share_it_is_allowed(max_share):
+    """Overlapping classes want a wide band: it stops at max_share (0.4 for black-and-white faces)."""
+    rng = np.random.default_rng(1)
+    labels = np.array([0] * 500 + [1] * 500)
+    scores = np.clip(np.concatenate([rng.normal(0.4, 0.2, 500), rng.normal(0.6, 0.2, 500)]), 0, 1)
+    t = choose_threshold(labels, scores)
+    low, high = choose_band(labels, scores, t, max_share)
+    inside = ((scores >= low) & (scores < high)).mean()
+    assert max_share - 0.02 <= inside <= max_share + 0.01
+
+
+def test_greyscale_copies_are_pillows_black_and_white():
+    from PIL import Image
+
+    from training.calibrate import greyscale_copies
+
+    rng = np.random.default_rng(2)
+    crops = rng.integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    grey = greyscale_copies(crops)
+    assert grey.shape == crops.shape and (grey[..., 0] == grey[..., 2]).all()
+    for crop, copy in zip(crops, grey):
+        pillow = np.asarray(Image.fromarray(crop).convert("L"), np.float32)
+        assert np.abs(copy[..., 0] - pillow).max() <= 1  # Pillow rounds its fixed-point luma

@@ -146,3 +146,32 @@ def test_detect_faces(name, image, full_resolution, expected_faces, inside):
         x, y, w, h = found[0].box
         cx, cy = x + w / 2, y + h / 2
         assert x0 <= cx <= x1 and y0 <= cy <= y1, f"{name}: face centre {cx, cy} outside {inside}"
+
+
+def with_coloured_pixels(share: float) -> np.ndarray:
+    """A grey 100x100 crop whose first `share` of pixels are pure red."""
+    crop = np.full((100, 100, 3), 128.0, np.float32)
+    crop.reshape(-1, 3)[: int(share * 10_000)] = (255, 0, 0)
+    return crop
+
+
+def grey_jpeg_as_rgb() -> np.ndarray:
+    """A black-and-white photo saved as a colour JPEG, decoded as the product decodes it."""
+    grey = Image.fromarray(load("photos/portrait_grace_hopper.jpg")).convert("L").convert("RGB")
+    return faces.load_image(encode(grey, "JPEG", quality=75)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "name, crop, greyscale",
+    [
+        ("flat grey", np.full((50, 50, 3), 90.0, np.float32), True),
+        ("black", np.zeros((50, 50, 3), np.float32), True),
+        ("grey photo saved as a colour JPEG", grey_jpeg_as_rgb(), True),
+        ("a few coloured pixels (0.5%) stay grey", with_coloured_pixels(0.005), True),
+        ("coloured pixels past the top share (2%)", with_coloured_pixels(0.02), False),
+        ("colour portrait", load("photos/portrait_grace_hopper.jpg").astype(np.float32), False),
+        ("colour face", load("faces/real/lfw_faceswap_real_3459.jpg").astype(np.float32), False),
+    ],
+)
+def test_colour_spread_tells_black_and_white_faces(name, crop, greyscale):
+    assert (faces.colour_spread(crop) <= faces.GREY_MAX_SPREAD) == greyscale, (name, faces.colour_spread(crop))

@@ -1,11 +1,13 @@
 """The shipped model: within the browser's budget, and right on the committed fixtures."""
 
 import hashlib
+import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from scoring.classifier import SHIPPED_MODEL_DIR, Classifier
 from scoring.faces import detect_faces, load_image
@@ -42,6 +44,34 @@ def test_fixture_faces_land_on_the_right_side_of_the_threshold(classifier, path)
     assert result.faces, f"{path.name}: no face found"
     called = "fake" if result.score >= classifier.threshold else "real"
     assert called == expected, f"{path.name}: P(fake)={result.score:.3f}, threshold {classifier.threshold}"
+
+
+def turned_grey(path) -> np.ndarray:
+    """The photo as a black-and-white PNG would decode (Pillow "L", as the grey val faces were made)."""
+    buf = io.BytesIO()
+    Image.open(path).convert("L").save(buf, "PNG")
+    return load_image(buf.getvalue())
+
+
+# (fixture face, turned grey?, verdict): this real face scores 0.02 in colour
+# and about 0.78 in black-and-white, which the colour band would call fake
+GREY_CASES = [
+    ("real/dfdc_tblxwzpbdy.jpg", False, "real"),
+    ("real/dfdc_tblxwzpbdy.jpg", True, "uncertain"),
+    ("real/lfw_faceswap_real_6304.jpg", True, "real"),
+    ("fake/dfdc_doanjploai.jpg", True, "fake"),
+]
+
+
+@pytest.mark.parametrize(("name", "grey", "verdict"), GREY_CASES)
+def test_black_and_white_faces_are_judged_with_their_wider_band(classifier, name, grey, verdict):
+    path = FIXTURES / "faces" / name
+    rgb = turned_grey(path) if grey else load_image(path.read_bytes())
+    [face] = classifier.score_image(rgb).faces
+    assert face.greyscale is grey
+    assert face.verdict == verdict, f"{name}: P(fake)={face.score:.3f}"
+    low, high = classifier.grey_band
+    assert low <= classifier.band[0] and classifier.band[1] <= high  # wider on both sides
 
 
 @pytest.mark.parametrize("name", ["landscape_china.jpg", "logo_matplotlib.png"])

@@ -208,3 +208,15 @@ export function cropFace(rgb, box, margin, size, resize) {
   const y0 = roundHalfUp(y + h / 2 - side / 2);
   return resizeSquare(place(rgb, x0, y0, side), size, resize);
 }
+
+/**
+ * The channel spread (max - min of R, G, B) that the top `topShare` of a
+ * crop's pixels reach (Python's colour_spread): 0 for a black-and-white face,
+ * tens for a colour one. A [size, size, 3] tensor in, a scalar tensor out.
+ */
+export function colourSpread(crop, topShare) {
+  const spread = tf.sub(tf.max(crop, -1), tf.min(crop, -1)).reshape([-1]);
+  const k = Math.max(1, Math.floor(spread.size * topShare));
+  // the k-th largest, as np.partition picks it
+  return tf.min(tf.topk(spread, k, false).values);
+}

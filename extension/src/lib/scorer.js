@@ -10,7 +10,7 @@
 //   const imageData = await decodeImage(blob);
 //   const { faces, image, timings } = await scorer.scoreImage(imageData);
 //   const { verdict, score } = imageVerdict(faces, scorer.info.threshold,
-//                                           scorer.info.uncertain_band);
+//     scorer.info.uncertain_band, scorer.info.greyscale.uncertain_band);
 
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -19,7 +19,7 @@ import {
   setWasmPaths,
 } from '@tensorflow/tfjs-backend-wasm';
 
-import { cropFace, detectFaces } from './faces.js';
+import { colourSpread, cropFace, detectFaces } from './faces.js';
 
 // tried in turn when the caller names no backend: fastest first, and cpu
 // (pure JS, slow but always there) last
@@ -54,11 +54,17 @@ export function verdictFor(score, threshold, band) {
   return score >= threshold ? 'fake' : 'real';
 }
 
+/** The band a face is judged with: black-and-white faces have their own. */
+export function bandFor(face, band, greyBand) {
+  return face.greyscale && greyBand ? greyBand : band;
+}
+
 /**
  * An image is as suspicious as its most suspicious face:
  * { verdict, score } with verdict 'no_face' and score null when there is none.
+ * greyBand (optional) judges faces marked greyscale, as band does the rest.
  */
-export function imageVerdict(faces, threshold, band) {
+export function imageVerdict(faces, threshold, band, greyBand) {
   if (!faces.length) {
     return { verdict: 'no_face', score: null };
   }
@@ -69,7 +75,7 @@ export function imageVerdict(faces, threshold, band) {
     }
   }
   return {
-    verdict: verdictFor(worst.score, threshold, band),
+    verdict: verdictFor(worst.score, threshold, bandFor(worst, band, greyBand)),
     score: worst.score,
   };
 }
@@ -285,18 +291,24 @@ export async function createScorer({
       const found = await detectFaces(detector, rgb, info);
       const t1 = performance.now();
       let scores = [];
+      let spreads = [];
       if (found.length) {
-        const p = tf.tidy(() =>
-          scoreCrops(
+        const [p, spread] = tf.tidy(() => {
+          const crops = found.map((f) =>
+            cropFace(rgb, f.box, info.margin, size, info.resize),
+          );
+          return [
+            scoreCrops(tf.stack(crops)),
             tf.stack(
-              found.map((f) =>
-                cropFace(rgb, f.box, info.margin, size, info.resize),
-              ),
+              crops.map((c) => colourSpread(c, info.greyscale.top_share)),
             ),
-          ),
+          ];
+        });
+        [scores, spreads] = (await Promise.all([p.data(), spread.data()])).map(
+          (values) => Array.from(values),
         );
-        scores = Array.from(await p.data());
         p.dispose();
+        spread.dispose();
       }
       const t2 = performance.now();
       return {
@@ -304,6 +316,8 @@ export async function createScorer({
           box: f.box,
           score: scores[i],
           confidence: f.confidence,
+          // black-and-white: judged with info.greyscale.uncertain_band
+          greyscale: spreads[i] <= info.greyscale.max_spread,
         })),
         image: { width, height },
         timings: { detectMs: t1 - t0, classifyMs: t2 - t1 },

@@ -58,6 +58,8 @@ export function modelDecision(settings, info) {
   return {
     threshold: settings.threshold ?? info.threshold,
     band: settings.uncertainBand ?? info.uncertain_band,
+    // black-and-white faces: the model's wider band, unless the user set one
+    greyBand: settings.uncertainBand ?? info.greyscale.uncertain_band,
   };
 }
 
