@@ -61,7 +61,8 @@ function listFace(face, index) {
   const item = document.createElement('li');
   item.className = `face ${face.verdict}`;
   const text = document.createElement('p');
-  text.textContent = `Face ${index + 1}: ${VERDICT_TEXT[face.verdict]}, ${percent(face.score)} likely fake`;
+  text.textContent = `Face ${index + 1}: ${VERDICT_TEXT[face.verdict]}, ${percent(face.score)} likely fake` +
+    (face.greyscale ? ' (black-and-white: the model judges these less surely, so it says "uncertain" more often)' : '');
   item.append(text);
   if (face.heatmap) {
     const heat = document.createElement('img');

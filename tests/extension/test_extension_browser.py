@@ -357,6 +357,9 @@ def test_black_and_white_faces_get_the_wider_band(browser, sites, tools, setting
     score = float(got["score"])
     assert info["uncertain_band"][1] <= score < info["greyscale"]["uncertain_band"][1], got
     assert got["verdict"] == verdict, got
+    assert context_menu_click(tools, sites.url("grey-real.png")) == "panel"
+    panel = wait_for_panel(driver, lambda p: p["state"] == "done")
+    assert panel["answers"][0]["verdict"] == verdict and "black-and-white" in panel["text"], panel
 
 
 @pytest.mark.parametrize("index,path", list(enumerate(NON_FACES)), ids=NON_FACES)

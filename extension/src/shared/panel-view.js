@@ -177,8 +177,8 @@ function answer(srcUrl, result, { elapsedMs, kind = 'check' } = {}) {
               text: `${VERDICT_WORDS[face.verdict] ?? face.verdict} · ${percent(
                 face.score,
               )} fake · ${Math.round(face.box[2])}×${Math.round(face.box[3])} px${
-                face.heatmap ? ' · heatmap' : ''
-              }`,
+                face.greyscale ? ' · black-and-white (judged less surely)' : ''
+              }${face.heatmap ? ' · heatmap' : ''}`,
             }),
           ),
         )
