@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 
 from scoring import faces
-from scoring.classifier import CLASS_ORDER, CONFIG_FILE, MODEL_FILE
+from scoring.classifier import CLASS_ORDER, CONFIG_FILE, MODEL_FILE, greyscale_rule
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_DIR = REPO / "shipped_model"
@@ -131,7 +131,6 @@ def model_info(config: dict, sha256: str, quantize: str, classifier_json: dict) 
     """Everything the browser needs to score like scoring.classifier.Classifier."""
     detector_spec = json.loads(faces.FACE_DETECTOR_PATH.read_text())
     signature = classifier_json["signature"]
-    grey = config.get("greyscale") or {}
     return {
         "format": MODEL_INFO_FORMAT,
         "name": config["name"],
@@ -150,12 +149,7 @@ def model_info(config: dict, sha256: str, quantize: str, classifier_json: dict) 
         "threshold": float(config["threshold"]),
         "uncertain_band": [float(v) for v in config["uncertain_band"]],
         # black-and-white faces: which crops count, and their own band
-        # (scoring.classifier.Classifier reads the same block, with the same defaults)
-        "greyscale": {
-            "top_share": float(grey.get("top_share", faces.GREY_TOP_SHARE)),
-            "max_spread": float(grey.get("max_spread", faces.GREY_MAX_SPREAD)),
-            "uncertain_band": [float(v) for v in grey.get("uncertain_band", config["uncertain_band"])],
-        },
+        "greyscale": greyscale_rule(config),
         "tta_flip": bool(config.get("tta_flip", False)),
         "face_detector": {
             "model": f"{DETECTOR_DIR}/{faces.FACE_DETECTOR_PATH.name}",

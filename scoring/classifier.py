@@ -50,6 +50,19 @@ def verdict_for(score: float, threshold: float, band: tuple[float, float]) -> st
     return "fake" if score >= threshold else "real"
 
 
+def greyscale_rule(config: dict) -> dict:
+    """config.json's "greyscale" block, defaults filled in: which face crops are
+    black-and-white (scoring.faces.colour_spread) and the band they get. A
+    config without it (models before 1.4.0's grey band) judges them like colour.
+    The converter hands the same to the extension."""
+    grey = config.get("greyscale") or {}
+    return {
+        "top_share": float(grey.get("top_share", face_ops.GREY_TOP_SHARE)),
+        "max_spread": float(grey.get("max_spread", face_ops.GREY_MAX_SPREAD)),
+        "uncertain_band": [float(v) for v in grey.get("uncertain_band", config["uncertain_band"])],
+    }
+
+
 def image_verdict(face_scores: list[FaceScore]) -> tuple[str, float | None]:
     """An image is as suspicious as its most suspicious face."""
     if not face_scores:
@@ -105,12 +118,10 @@ class Classifier:
         self.band = tuple(self.config["uncertain_band"])
         self.tta_flip = bool(self.config.get("tta_flip", False))
         # black-and-white faces score less surely (every training face was in
-        # colour): they get their own, wider band, chosen on val faces turned
-        # grey. A config without it (older models) judges them like colour.
-        grey = self.config.get("greyscale") or {}
-        self.grey_band = tuple(grey.get("uncertain_band", self.band))
-        self.grey_top_share = float(grey.get("top_share", face_ops.GREY_TOP_SHARE))
-        self.grey_max_spread = float(grey.get("max_spread", face_ops.GREY_MAX_SPREAD))
+        # colour): they get their own, wider band, chosen on val faces turned grey
+        grey = greyscale_rule(self.config)
+        self.grey_band = tuple(grey["uncertain_band"])
+        self.grey_top_share, self.grey_max_spread = grey["top_share"], grey["max_spread"]
         self.name = self.config.get("name", "deepfake-classifier")
         self.version = self.config.get("version", "0")
         self._interpreter = xnnpack_interpreter(self.model, self.input_size, threads)
