@@ -95,22 +95,28 @@ class _NoCorsHandler(_Handler):
 
 
 @contextmanager
+def _serving(handler_class, folder: Path):
+    """handler_class serving folder on 127.0.0.1 at a free port, in a thread; yields the port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler_class, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
 def serve_folder(folder: Path, cors: bool = True):
     """Serve folder on 127.0.0.1 at a free port; yields the base URL ending in '/'.
 
     cors=False serves without `Access-Control-Allow-Origin`, as most image
     hosts do: pages may show the images but not read their pixels.
     """
-    handler = functools.partial(_Handler if cors else _NoCorsHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with _serving(_Handler if cors else _NoCorsHandler, folder) as port:
+        yield f"http://127.0.0.1:{port}/"
 
 
 SESSION_COOKIE = "session=signed-in"
@@ -134,7 +140,7 @@ class SignedInSite:
         return self.base + name
 
 
-class _SignedInOnlyHandler(http.server.SimpleHTTPRequestHandler):
+class _SignedInOnlyHandler(_NoCorsHandler):
     site: SignedInSite  # set per server
 
     def do_GET(self):
@@ -156,29 +162,14 @@ class _SignedInOnlyHandler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def end_headers(self):
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def log_message(self, *args):
-        pass
-
 
 @contextmanager
 def serve_signed_in_only(folder: Path):
     """folder's files on http://localhost:PORT/, only with the cookie /sign-in sets; yields a SignedInSite."""
     site = SignedInSite("", [], {})
-    handler_class = type("Handler", (_SignedInOnlyHandler,), {"site": site})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler_class, directory=str(folder)))
-    site.base = f"http://localhost:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serving(type("Handler", (_SignedInOnlyHandler,), {"site": site}), folder) as port:
+        site.base = f"http://localhost:{port}/"
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def extension_id_for(extension_dir: Path) -> str:
