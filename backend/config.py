@@ -93,7 +93,8 @@ SETTINGS = (
     Setting("REPORT_IMAGE_MAX_MB", 10.0, parse_positive_float,
             "largest image a report may carry; bigger ones get 413 (the database keeps every one)"),
     Setting("GAME_DIR", "", str,
-            "folder with real/ and fake/ face images for the spot-the-fake game at /game; "
+            "folder with real/ and fake/ face images (or a data folder's manifest.csv: its test split) "
+            "for the spot-the-fake game at /game; "
             "empty: the game page says how to set one"),
     Setting("GAME_KEEP_ANSWERS", False, parse_bool,
             "1 keeps each game answer (face, guess, truth, model score; nothing about the player) "

@@ -1,13 +1,14 @@
 """Spot the fake: GET /game shows a face, the person says real or fake, then sees the truth and the model's answer.
 
-The faces come from the labelled folder DFD_GAME_DIR (real/ and fake/),
-which the operator provides: the project ships none, as the data sets allow
+The faces come from the labelled folder DFD_GAME_DIR (real/ and fake/, or
+a data folder's manifest.csv test split), which the operator provides: the project ships none, as the data sets allow
 research use only. Faces travel under opaque ids, so the page cannot read
 the answer from an address.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import random
 import threading
@@ -29,21 +30,33 @@ ROUND_FACES = 10  # faces in a round: long enough to see a pattern, short enough
 LABELS = ("real", "fake")
 IMAGE_SUFFIXES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
                   ".gif": "image/gif", ".bmp": "image/bmp"}
-NO_FOLDER = ("The game has no faces: set DFD_GAME_DIR to a folder with real/ and fake/ face images "
-             "(the project's test split makes a demo) and restart the server.")
+NO_FOLDER = ("The game has no faces: set DFD_GAME_DIR to a folder with real/ and fake/ face images, "
+             "or to a data folder whose manifest.csv has a test split, and restart the server.")
+MANIFEST = "manifest.csv"  # training.prepare's: path,label,source,...,split; the game takes its test rows
 MODEL_CACHE_FACES = 256  # model answers kept per process: a round asks for the same faces again
 
 
+def _face_id(folder: Path, relative: str) -> str:
+    # the same id in every worker process; the label stays out of it
+    return hashlib.sha256(f"{folder.resolve()}\n{relative}".encode()).hexdigest()[:24]
+
+
 def _scan(folder: Path) -> dict[str, tuple[str, str]]:
-    """{id: (path inside folder, label)} for every image under real/ and fake/."""
+    """{id: (path inside folder, label)}: the manifest's test split, else every image under real/ and fake/."""
     faces = {}
+    if (folder / MANIFEST).is_file():
+        with open(folder / MANIFEST, newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("split") == "test" and row.get("label") in LABELS:
+                    relative = Path(row["path"]).as_posix()
+                    if Path(relative).suffix.lower() in IMAGE_SUFFIXES and (folder / relative).is_file():
+                        faces[_face_id(folder, relative)] = (relative, row["label"])
+        return faces
     for label in LABELS:
         for path in sorted((folder / label).rglob("*")):
             if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
                 relative = path.relative_to(folder).as_posix()
-                # the same id in every worker process; the label stays out of it
-                face_id = hashlib.sha256(f"{folder.resolve()}\n{relative}".encode()).hexdigest()[:24]
-                faces[face_id] = (relative, label)
+                faces[_face_id(folder, relative)] = (relative, label)
     return faces
 
 
@@ -51,13 +64,23 @@ _catalogues: dict[tuple, dict] = {}
 _lock = threading.Lock()
 
 
+def _version(folder: Path) -> tuple | None:
+    """What changes when the folder's faces do; None when it is no game folder."""
+    if (folder / MANIFEST).is_file():
+        return (MANIFEST, (folder / MANIFEST).stat().st_mtime_ns)
+    if (folder / "real").is_dir() and (folder / "fake").is_dir():
+        return tuple((folder / label).stat().st_mtime_ns for label in LABELS)
+    return None
+
+
 def catalogue() -> tuple[Path, dict[str, tuple[str, str]]]:
-    """The game folder and its faces (scanned again when real/ or fake/ changes); 503 without one."""
+    """The game folder and its faces (scanned again when they change); 503 without any."""
     setting = current_app.config["GAME_DIR"]
     folder = Path(setting) if setting else None
-    if folder is None or not (folder / "real").is_dir() or not (folder / "fake").is_dir():
+    version = _version(folder) if folder is not None else None
+    if version is None:
         abort(503, NO_FOLDER)
-    key = (str(folder.resolve()), (folder / "real").stat().st_mtime_ns, (folder / "fake").stat().st_mtime_ns)
+    key = (str(folder.resolve()), version)
     with _lock:
         if key not in _catalogues:
             _catalogues.clear()
