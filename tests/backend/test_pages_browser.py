@@ -1,11 +1,12 @@
-"""Spot the fake in headless Chromium: a whole round of 10 faces played with the keyboard alone.
+"""The server's pages in headless Chromium: a round of spot the fake played by keyboard, and a report from the upload page.
 
 The server is the app itself on a free loopback port, in a thread of the
-test; the faces are a labelled temporary folder built from tests/fixtures/faces.
+test; the game's faces are a labelled temporary folder built from tests/fixtures/faces.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 import time
@@ -13,11 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from server_kit import FIXTURES
+from server_kit import FIXTURES, PORTRAIT
 from werkzeug.serving import make_server
 
+from backend.db import Report, get_db
 from backend.model import get_classifier
 from scoring.faces import load_image
 from tests.browser_harness import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, INSTALL_HINT
@@ -139,3 +142,31 @@ def test_without_a_folder_the_page_says_how_to_set_one(make_app, driver):
         status = driver.find_element(By.ID, "status").text
         assert "set DFD_GAME_DIR to a folder with real/ and fake/" in status
         assert not driver.find_element(By.ID, "board").is_displayed()
+
+
+@pytest.mark.parametrize("include_image", [False, True], ids=["hash only", "with the image"])
+def test_the_upload_page_reports_a_wrong_verdict_to_its_server(make_app, driver, tmp_path, include_image):
+    app = make_app(REPORTS_DB=str(tmp_path / "reports.sqlite3"))
+    with serving(app) as base:
+        driver.get(base)
+        driver.find_element(By.ID, "file").send_keys(str(PORTRAIT))
+        wait_until(lambda: driver.find_element(By.ID, "result").is_displayed(), "the verdict")
+        shown_verdict = driver.find_element(By.ID, "summary").get_attribute("class")
+        driver.find_element(By.CSS_SELECTOR, "#report-box summary").click()
+        driver.find_element(By.ID, "report-send").click()
+        status = driver.find_element(By.ID, "report-status")
+        assert status.text == "Choose what the image really is first."  # nothing sent without a label
+        driver.find_element(By.CSS_SELECTOR, "input[name=report-label][value=real]").click()
+        driver.find_element(By.ID, "report-note").send_keys("my grandmother, 1952")
+        assert not driver.find_element(By.ID, "report-image").is_selected()  # off by default
+        if include_image:
+            driver.find_element(By.ID, "report-image").click()
+        driver.find_element(By.ID, "report-send").click()
+        wait_until(lambda: status.get_attribute("data-report-id"), "the report to be kept", 20)
+        assert status.text.startswith("Thank you: report")
+    with app.app_context():
+        [report] = get_db().scalars(select(Report)).all()
+    data = PORTRAIT.read_bytes()
+    assert (report.label, report.note, report.verdict, report.url) == ("real", "my grandmother, 1952", shown_verdict, None)
+    assert report.sha256 == hashlib.sha256(data).hexdigest()
+    assert report.image == (data if include_image else None)
