@@ -85,8 +85,11 @@ SETTINGS = (
             "where reports and kept game answers are stored: a file path (SQLite) or any database URL "
             "SQLAlchemy takes, so several servers can share one; empty: instance/reports.sqlite3"),
     Setting("REPORTS_RATE_LIMIT", "10 per minute;200 per day", str,
-            "reports and game answers one client address may send (Flask-Limiter notation); "
+            "reports one client address may send (Flask-Limiter notation); "
             "a person sends a few a minute, a script flooding the database gets 429"),
+    Setting("GAME_RATE_LIMIT", "60 per minute", str,
+            "game answers one client address may send; a quick player answers a face every few seconds, "
+            "and each answer costs the server a scoring with heatmap"),
     Setting("RATE_LIMIT_STORAGE", "memory://", str,
             "where the rate limiter counts: memory:// counts per worker process; "
             "a shared store (redis://host:6379, needs the redis package) counts across workers and servers"),

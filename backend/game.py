@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, jsonify, request, send_file
 
 from backend.db import GameAnswer, get_db
-from backend.limits import limiter, write_limit
+from backend.limits import game_limit, limiter
 from backend.model import get_classifier, get_explainer
 from backend.pages import CONTENT_SECURITY_POLICY
 from scoring.explain import overlay_png, png_data_url
@@ -143,7 +143,7 @@ def _model_answer(path: Path, mtime_ns: int, model_dir: str) -> dict:
 
 
 @bp.post("/answer")
-@limiter.limit(write_limit, methods=["POST"])
+@limiter.limit(game_limit, methods=["POST"])
 def answer():
     """Check a guess: the truth, the model's score, verdict and heatmap, and who was right."""
     body = request.get_json(silent=True)

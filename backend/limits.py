@@ -1,4 +1,4 @@
-"""Rate limits per client address (Flask-Limiter), for the calls that write to the database."""
+"""Rate limits per client address (Flask-Limiter) for reports and game answers."""
 
 from __future__ import annotations
 
@@ -10,9 +10,14 @@ from flask_limiter.util import get_remote_address
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
-def write_limit() -> str:
+def reports_limit() -> str:
     """DFD_REPORTS_RATE_LIMIT, read per request so each app (and test) has its own."""
     return current_app.config["REPORTS_RATE_LIMIT"]
+
+
+def game_limit() -> str:
+    """DFD_GAME_RATE_LIMIT, read per request."""
+    return current_app.config["GAME_RATE_LIMIT"]
 
 
 def init_app(app) -> None:

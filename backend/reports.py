@@ -23,10 +23,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, jsonify, request
 from PIL import Image
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.api import require_token
-from backend.db import Report, get_db
-from backend.limits import limiter, write_limit
+from backend.db import Report, create_tables, database_url, get_db, open_engine
+from backend.limits import limiter, reports_limit
 from scoring.faces import ImageError, NotAnImageError, load_image
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
@@ -123,7 +124,7 @@ def validated_report(fields: dict, image: bytes | None) -> Report:
     url = _text(fields, "url", MAX_URL_CHARS) or None
     if url is not None and urlsplit(url).scheme not in ("http", "https"):
         abort(400, "Send url as the image's http(s) address, or leave it out (data: and blob: images have none).")
-    sha256 = _text(fields, "sha256", 64).lower()
+    sha256 = _text(fields, "sha256", 128).lower()
     if sha256 and not SHA256.fullmatch(sha256):
         abort(400, "Send sha256 as the 64 hex digits of the SHA-256 of the image's bytes.")
     image_format = None
@@ -158,7 +159,7 @@ def report_json(report: Report) -> dict:
 
 
 @bp.post("")
-@limiter.limit(write_limit, methods=["POST"])
+@limiter.limit(reports_limit, methods=["POST"])
 def create():
     """Keep a user's report that a verdict is wrong (the image only when they chose to send it)."""
     report = validated_report(*_fields())
@@ -198,8 +199,6 @@ def listing():
 
 def export(engine, out: Path) -> dict:
     """Write reports with images labelled real or fake to out/real, out/fake and out/manifest.csv."""
-    from sqlalchemy.orm import Session
-
     counts = {"real": 0, "fake": 0, "duplicates": 0, "without_image": 0, "other_labels": 0}
     rows, seen = [], set()
     for label in ("real", "fake"):
@@ -238,7 +237,6 @@ def export(engine, out: Path) -> dict:
 
 def main(argv=None) -> int:
     from backend.config import from_env
-    from backend.db import database_url, open_engine
 
     instance = Path(__file__).resolve().parent.parent / "instance"  # where the app keeps its default database
     parser = argparse.ArgumentParser(prog="python -m backend.reports", description="Work with users' reports.")
@@ -255,8 +253,6 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     engine = open_engine(url)
-    from backend.db import create_tables
-
     create_tables(engine)
     counts = export(engine, args.dir)
     print(

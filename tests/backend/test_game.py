@@ -130,3 +130,11 @@ def test_a_data_folder_with_a_manifest_plays_its_test_split(make_app):
     for face_id in faces[:3]:
         image = client.get(f"/game/face/{face_id}").data
         assert client.post("/game/answer", json={"face": face_id, "guess": "real"}).get_json()["truth"] == test_rows[image]
+
+
+def test_game_answers_are_rate_limited_per_client_address(make_app, game_dir):
+    client = make_app(GAME_DIR=str(game_dir), GAME_RATE_LIMIT="2 per minute").test_client()
+    face = client.get("/game/round").get_json()["faces"][0]
+    statuses = [client.post("/game/answer", json={"face": face, "guess": "real"}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert client.get("/game/round").status_code == 200  # drawing faces costs nothing and is not counted
