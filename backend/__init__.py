@@ -87,13 +87,14 @@ def create_app(test_config: dict | None = None) -> Flask:
             always_send=False,
         )
 
-    from backend import api, db, errors, game, limits, model, pages, reports
+    from backend import api, db, errors, game, limits, model, pages, reports, video
 
     model.init_app(app)
     db.init_app(app)
     limits.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(video.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(game.bp)

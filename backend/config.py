@@ -68,6 +68,29 @@ SETTINGS = (
             "the upload page is same-origin and needs no entry"),
     Setting("MAX_UPLOAD_MB", 20.0, parse_positive_float,
             "largest upload accepted; bigger ones get 413 (a phone photo is 2-10 MB)"),
+    Setting("VIDEO_MAX_UPLOAD_MB", 100.0, parse_positive_float,
+            "largest video /api/v1/score-video accepts; bigger ones get 413 (a minute of 1080p phone video "
+            "is 100-130 MB); the upload is held in memory, never on disk, so this bounds each worker's memory"),
+    Setting("VIDEO_MAX_SECONDS", 600.0, parse_positive_float,
+            "longest video scored, read from its header before decoding; longer ones get 413 "
+            "(decoding every frame of a long video would outlast gunicorn's 120 s request timeout)"),
+    Setting("VIDEO_MAX_PIXELS", 3840 * 2160, parse_positive_int,
+            "largest frame (width x height) decoded, read from the header; 4K UHD by default, "
+            "8K and absurd sizes get 422 before a frame is decoded (one 8K frame is 100 MB as RGB)"),
+    Setting("VIDEO_SAMPLE_FPS", 2.0, parse_positive_float,
+            "frames scored per second of video; a face on screen half a second is seen, "
+            "and a minute of video costs 120 face searches"),
+    Setting("VIDEO_MAX_FRAMES", 300, parse_positive_int,
+            "most frames scored in one video; past VIDEO_MAX_FRAMES / VIDEO_SAMPLE_FPS seconds "
+            "the samples spread out evenly, so a long video costs no more than 300 face searches"),
+    Setting("VIDEO_TRACK_IOU", 0.3, parse_positive_float,
+            "box overlap (intersection over union) above which a face in the next sample is the same face; "
+            "a head moving at walking pace between samples half a second apart keeps more than this"),
+    Setting("VIDEO_TRACK_GAP_S", 1.5, parse_positive_float,
+            "seconds a face may go unseen (a turned head, a missed detection) and still continue its track"),
+    Setting("VIDEO_THUMBNAILS", 4, int,
+            "most suspicious frames returned with a thumbnail and a heatmap of their face; "
+            "each costs a heatmap computation and ~40 KB of answer"),
     Setting("ALLOW_PRIVATE_URLS", False, parse_bool,
             "1 lets URL mode fetch loopback and private addresses, for a lab install; "
             "cloud-metadata addresses stay refused"),

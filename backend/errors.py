@@ -19,7 +19,10 @@ def _message(e: HTTPException) -> str:
         allowed = " or ".join(m for m in sorted(e.valid_methods or ()) if m not in ("HEAD", "OPTIONS"))
         return f"Use {allowed or 'another method'} for this address."
     if e.code == 413:
-        return f"The upload is over the {current_app.config['MAX_UPLOAD_MB']:g} MB limit; send a smaller image."
+        # each route may set its own limit (videos have a larger one); the request knows which applies
+        limit_mb = (request.max_content_length or 0) / 1_000_000
+        what = "video" if request.blueprint == "video" else "image"
+        return f"The upload is over the {limit_mb:g} MB limit; send a smaller {what}."
     return f"{e.name}."
 
 
