@@ -1,5 +1,7 @@
 // The upload page: sends the chosen image to this server's API and draws the
-// faces, verdicts, scores and heatmaps it answers with.
+// faces, verdicts, scores and heatmaps it answers with. Videos go to video.js.
+
+import { clearVideo, isVideo, scoreVideo } from './video.js';
 
 const SCORE_URL = 'api/v1/score?explain=1'; // relative: the page only talks to its own server
 const REPORTS_URL = 'api/v1/reports';
@@ -92,8 +94,18 @@ function render(body) {
   result.hidden = false;
 }
 
+function askForToken() {
+  tokenBox.open = true;
+  tokenInput.focus();
+}
+
 async function scoreFile(file) {
   clearResult();
+  clearVideo();
+  if (isVideo(file)) {
+    await scoreVideo(file, { showStatus, authHeaders, askForToken });
+    return;
+  }
   if (previewUrl) URL.revokeObjectURL(previewUrl);
   previewUrl = URL.createObjectURL(file);
   preview.src = previewUrl;
@@ -111,10 +123,7 @@ async function scoreFile(file) {
     .json()
     .catch(() => ({ error: `The server answered ${response.status} without an explanation.` }));
   if (!response.ok) {
-    if (response.status === 401) {
-      tokenBox.open = true;
-      tokenInput.focus();
-    }
+    if (response.status === 401) askForToken();
     showStatus(body.error, true);
     return;
   }
@@ -208,7 +217,7 @@ async function sendReport() {
 reportSend.addEventListener('click', sendReport);
 
 function firstImage(files) {
-  return Array.from(files || []).find((f) => f.type.startsWith('image/')) || files?.[0];
+  return Array.from(files || []).find((f) => f.type.startsWith('image/') || isVideo(f)) || files?.[0];
 }
 
 tokenInput.value = localStorage.getItem(TOKEN_KEY) || '';

@@ -24,6 +24,7 @@ from backend.db import Report, get_db
 from backend.model import get_classifier
 from scoring.faces import load_image
 from tests.browser_harness import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, INSTALL_HINT
+from tests.video_fixtures import real_then_fake
 
 ROUND = 10
 WAIT_S = 60  # a face scored with its heatmap on 2 busy cores, the first one cold
@@ -170,3 +171,30 @@ def test_the_upload_page_reports_a_wrong_verdict_to_its_server(make_app, driver,
     assert (report.label, report.note, report.verdict, report.url) == ("real", "my grandmother, 1952", shown_verdict, None)
     assert report.sha256 == hashlib.sha256(data).hexdigest()
     assert report.image == (data if include_image else None)
+
+
+def test_the_upload_page_plots_each_face_of_a_video_over_time(make_app, driver, tmp_path):
+    clip = tmp_path / "interview.mp4"
+    clip.write_bytes(real_then_fake())
+    with serving(make_app()) as base:
+        driver.get(base)
+        driver.find_element(By.ID, "file").send_keys(str(clip))
+        wait_until(lambda: driver.find_element(By.ID, "video-result").is_displayed(), "the video's verdict")
+        assert not driver.find_element(By.ID, "result").is_displayed()  # the image result stays hidden
+        summary = driver.find_element(By.ID, "video-summary")
+        assert summary.get_attribute("class") == "fake" and summary.text.startswith("Likely fake")
+        # one line per face, four samples each, the fake face's line high and the real one's low
+        lines = driver.find_elements(By.CSS_SELECTOR, "#timeline polyline.track")
+        assert [line.get_attribute("data-track") for line in lines] == ["1", "2"]
+        heights = [[float(p.split(",")[1]) for p in line.get_attribute("points").split()] for line in lines]
+        assert [len(h) for h in heights] == [4, 4]
+        assert min(heights[0]) > max(heights[1])  # SVG y grows downwards: the real face's scores are lower
+        assert driver.find_elements(By.CSS_SELECTOR, "#timeline rect.band")  # the model's uncertain band
+        tracks = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#tracks li")]
+        assert tracks[0].startswith("Face 1: Likely real") and tracks[1].startswith("Face 2: Likely fake")
+        frames = driver.find_elements(By.CSS_SELECTOR, "#suspicious-frames li")
+        assert len(frames) == 4
+        for frame in frames:
+            images = frame.find_elements(By.TAG_NAME, "img")
+            assert all(driver.execute_script("return arguments[0].naturalWidth", img) > 0 for img in images)
+            assert "face 2" in frame.text
