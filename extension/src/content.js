@@ -1,11 +1,19 @@
 // Content script: auto-badges (scanner.js), the panel beside a right-clicked
-// image, and this page's counts for the popup. It never loads TF.js and does
-// no pixel work: the extension fetches and scores the images. It runs in
-// every frame, so pictures in embedded posts and galleries get badges too.
+// image or video frame, and this page's counts for the popup. It never loads
+// TF.js; its one pixel work is copying a video's frame (content/frame.js),
+// which only this page can see: the extension scores it. It runs in every
+// frame, so pictures in embedded posts and galleries get badges too.
 
+import { grabFrame } from './content/frame.js';
 import { Overlay } from './content/overlay.js';
 import { Scanner } from './content/scanner.js';
-import { envelope, listen, MSG, TARGET } from './shared/messages.js';
+import {
+  envelope,
+  listen,
+  MSG,
+  sendToExtension,
+  TARGET,
+} from './shared/messages.js';
 import { runPanel } from './shared/panel-controller.js';
 import {
   badgesOnFor,
@@ -29,14 +37,22 @@ const overlay = new Overlay({
 });
 const scanner = new Scanner({ overlay });
 
-// the last image right-clicked: the menu's srcUrl alone is ambiguous when a
-// page shows one picture several times
+// a protected or black frame has nothing to score: the panel says why
+const BLACK_FRAME_TEXT =
+  'Protected or black frame: this frame reads as black, as DRM-protected ' +
+  'players show it to screenshots, so there is no face to check.';
+
+// the last image or video right-clicked: the menu's srcUrl alone is
+// ambiguous when a page shows one picture several times
 let lastContextImage = null;
+let lastContextVideo = null;
 document.addEventListener(
   'contextmenu',
   (event) => {
     lastContextImage =
       event.target instanceof HTMLImageElement ? event.target : null;
+    lastContextVideo =
+      event.target instanceof HTMLVideoElement ? event.target : null;
   },
   true,
 );
@@ -67,6 +83,12 @@ function findImage(srcUrl) {
   return Array.from(document.images).find(matches) ?? null;
 }
 
+function openOptions() {
+  chrome.runtime
+    .sendMessage(envelope(MSG.openOptions, TARGET.serviceWorker))
+    .catch(() => {});
+}
+
 /** Show the panel beside `img` and fill it as answers arrive. */
 function openPanel(img) {
   const src = img.currentSrc || img.src;
@@ -76,11 +98,59 @@ function openPanel(img) {
     isCurrent: (state) => overlay.panelFor(img)?.state === state,
     getSettings: () => settings,
     onResult: (result) => scanner.record(img, src, result),
-    openOptions: () =>
-      chrome.runtime
-        .sendMessage(envelope(MSG.openOptions, TARGET.serviceWorker))
-        .catch(() => {}),
+    openOptions,
   });
+}
+
+function findVideo(srcUrl) {
+  const videos = Array.from(document.querySelectorAll('video'));
+  if (lastContextVideo?.isConnected) {
+    return lastContextVideo;
+  }
+  return (
+    videos.find(
+      (v) => srcUrl && (v.currentSrc === srcUrl || v.src === srcUrl),
+    ) ?? (videos.length === 1 ? videos[0] : null)
+  );
+}
+
+const nextPaint = () =>
+  new Promise((resolve) =>
+    requestAnimationFrame(() => requestAnimationFrame(resolve)),
+  );
+
+/**
+ * "Check this frame": the panel beside the video, for the frame it shows
+ * now, scored like a data: image (in the browser; "Check at full resolution"
+ * sends this frame, never the video).
+ */
+async function checkFrame(video) {
+  // an open panel must not end up in a capture of the tab
+  overlay.closePanel();
+  await nextPaint();
+  let frame;
+  try {
+    frame = await grabFrame(video, async () => {
+      const { dataUrl } = await sendToExtension(
+        MSG.captureTab,
+        TARGET.serviceWorker,
+      );
+      return dataUrl;
+    });
+  } catch (error) {
+    // the panel says why there is no frame to check (not in view, embedded, capture refused)
+    frame = { dataUrl: '', black: false, via: 'none', error: error.message };
+  }
+  video.dataset.dfdFrameVia = frame.via;
+  runPanel({
+    src: frame.dataUrl,
+    show: (state, actions) => overlay.showPanel(video, state, actions),
+    isCurrent: (state) => overlay.panelFor(video)?.state === state,
+    getSettings: () => settings,
+    openOptions,
+    blocked: frame.error ?? (frame.black ? BLACK_FRAME_TEXT : ''),
+  });
+  return { via: frame.via, black: frame.black };
 }
 
 async function applySettings(changed) {
@@ -103,6 +173,13 @@ listen(TARGET.content, {
     }
     openPanel(img);
     return { shown: true };
+  },
+  [MSG.checkFrame]: ({ srcUrl }) => {
+    const video = findVideo(srcUrl);
+    if (!video) {
+      throw new Error('the video is not in this page');
+    }
+    return checkFrame(video);
   },
 });
 

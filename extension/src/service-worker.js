@@ -16,8 +16,9 @@ import { getSettings } from './shared/settings.js';
 
 const OFFSCREEN_PATH = 'offscreen.html';
 const RESULT_PATH = 'result.html';
-// the context menu's one item, on images only
+// the context menu's items: one on images, one on videos
 const MENU_CHECK = 'dfd-check-image';
+const MENU_CHECK_FRAME = 'dfd-check-frame';
 // an offscreen document still loading its script does not answer yet: tries, and the pause between
 const OFFSCREEN_ATTEMPTS = 5;
 const OFFSCREEN_RETRY_MS = 200;
@@ -95,6 +96,11 @@ async function createMenus() {
     title: 'Check for deepfake',
     contexts: ['image'],
   });
+  chrome.contextMenus.create({
+    id: MENU_CHECK_FRAME,
+    title: 'Check this frame',
+    contexts: ['video'],
+  });
 }
 
 async function openResultTab(srcUrl, tab) {
@@ -112,6 +118,9 @@ async function openResultTab(srcUrl, tab) {
  * pages, tabs opened before the extension), the result in an extension tab.
  */
 async function handleContextMenuClick(info, tab) {
+  if (info.menuItemId === MENU_CHECK_FRAME) {
+    return checkFrame(info, tab);
+  }
   if (info.menuItemId !== MENU_CHECK || !info.srcUrl) {
     return 'ignored';
   }
@@ -132,6 +141,44 @@ async function handleContextMenuClick(info, tab) {
   return 'tab';
 }
 
+/**
+ * "Check this frame": the content script reads the frame the video shows and
+ * scores it in the panel like an image. Only a page with the content script
+ * holds the video; elsewhere there is nothing to read.
+ */
+async function checkFrame(info, tab) {
+  if (!(tab?.id >= 0)) {
+    return 'ignored';
+  }
+  try {
+    await sendToTab(
+      tab.id,
+      MSG.checkFrame,
+      { srcUrl: info.srcUrl ?? '' },
+      { frameId: info.frameId ?? 0 },
+    );
+    return 'frame-panel';
+  } catch (error) {
+    console.info(`service worker: no frame check here (${error.message})`);
+    return 'unavailable';
+  }
+}
+
+/**
+ * The visible part of the tab that asked, as a PNG data URL: a cross-origin
+ * video's frame, which its page may show but not read. Needs activeTab,
+ * which the menu click grants for this tab.
+ */
+async function captureTab(sender) {
+  if (!sender.tab) {
+    throw new Error('only a page can ask for its capture');
+  }
+  const dataUrl = await chrome.tabs.captureVisibleTab(sender.tab.windowId, {
+    format: 'png',
+  });
+  return { dataUrl };
+}
+
 // reachable from DevTools and the browser tests, which cannot click a native
 // context menu: they call the very handler the menu calls
 globalThis.handleContextMenuClick = handleContextMenuClick;
@@ -149,4 +196,5 @@ listen(TARGET.serviceWorker, {
       report: data.report,
     }),
   [MSG.openOptions]: () => chrome.runtime.openOptionsPage(),
+  [MSG.captureTab]: (data, sender) => captureTab(sender),
 });

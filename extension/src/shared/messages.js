@@ -20,6 +20,10 @@ export const MSG = Object.freeze({
   showPanel: 'show-panel',
   // content -> service worker: open the options page (content scripts cannot)
   openOptions: 'open-options',
+  // service worker -> content: score the frame a right-clicked <video> shows
+  checkFrame: 'check-frame',
+  // content -> service worker: a capture of the visible tab (a cross-origin video's frame)
+  captureTab: 'capture-tab',
 });
 
 /** Build an envelope. */

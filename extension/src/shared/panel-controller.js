@@ -17,7 +17,9 @@ export function serverUseFor(settings) {
 /**
  * show(state, actions) draws the panel; isCurrent(state) says whether it is
  * still open; getSettings() gives the settings now; onResult(result) gets the
- * in-browser answer; openOptions() opens the options.
+ * in-browser answer; openOptions() opens the options. `blocked`, a sentence,
+ * says why there is nothing to score (a protected video frame): the panel
+ * says it and offers nothing else.
  */
 export function runPanel({
   src,
@@ -26,10 +28,14 @@ export function runPanel({
   getSettings,
   onResult,
   openOptions,
+  blocked = '',
 }) {
   const state = {
     srcUrl: src,
-    browser: { status: 'loading' },
+    blocked: Boolean(blocked),
+    browser: blocked
+      ? { status: 'failed', error: blocked }
+      : { status: 'loading' },
     server: { status: 'idle' },
     serverUse: serverUseFor(getSettings()),
     // "This is wrong": the form's values live here, so a redraw keeps them
@@ -105,6 +111,9 @@ export function runPanel({
     }
   }
   show(state, actions);
+  if (blocked) {
+    return { state, redraw };
+  }
   const started = performance.now();
   scoreImage(src, { urgent: true }).then(
     (result) => {

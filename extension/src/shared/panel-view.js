@@ -380,7 +380,7 @@ export function renderPanel(container, state, actions) {
   } else if (browser.status === 'failed') {
     body = el('p', {
       class: 'warn',
-      'data-role': 'error',
+      'data-role': state.blocked ? 'blocked' : 'error',
       text: browser.error,
     });
   } else {
@@ -406,8 +406,10 @@ export function renderPanel(container, state, actions) {
         : null,
     ),
     body,
-    browser.status === 'loading' ? null : serverSection(state, actions),
-    browser.status === 'loading' || !state.report
+    browser.status === 'loading' || state.blocked
+      ? null
+      : serverSection(state, actions),
+    browser.status === 'loading' || state.blocked || !state.report
       ? null
       : reportSection(state, actions),
   );
