@@ -4,7 +4,7 @@
 // which only this page can see: the extension scores it. It runs in every
 // frame, so pictures in embedded posts and galleries get badges too.
 
-import { grabFrame } from './content/frame.js';
+import { grabFrame, nextPaint, sampleFrames } from './content/frame.js';
 import { Overlay } from './content/overlay.js';
 import { Scanner } from './content/scanner.js';
 import {
@@ -14,6 +14,7 @@ import {
   sendToExtension,
   TARGET,
 } from './shared/messages.js';
+import { scoreImage } from './shared/client.js';
 import { runPanel } from './shared/panel-controller.js';
 import {
   badgesOnFor,
@@ -114,10 +115,13 @@ function findVideo(srcUrl) {
   );
 }
 
-const nextPaint = () =>
-  new Promise((resolve) =>
-    requestAnimationFrame(() => requestAnimationFrame(resolve)),
+async function captureTab() {
+  const { dataUrl } = await sendToExtension(
+    MSG.captureTab,
+    TARGET.serviceWorker,
   );
+  return dataUrl;
+}
 
 /**
  * "Check this frame": the panel beside the video, for the frame it shows
@@ -130,13 +134,7 @@ async function checkFrame(video) {
   await nextPaint();
   let frame;
   try {
-    frame = await grabFrame(video, async () => {
-      const { dataUrl } = await sendToExtension(
-        MSG.captureTab,
-        TARGET.serviceWorker,
-      );
-      return dataUrl;
-    });
+    frame = await grabFrame(video, captureTab);
   } catch (error) {
     // the panel says why there is no frame to check (not in view, embedded, capture refused)
     frame = { dataUrl: '', black: false, via: 'none', error: error.message };
@@ -165,6 +163,65 @@ async function applySettings(changed) {
   }
 }
 
+/**
+ * "Check 10 frames": a strip of per-frame verdicts beside the video, the most
+ * suspicious frame first, filled in as each frame is scored.
+ */
+async function checkFrames(video) {
+  overlay.closePanel();
+  await nextPaint();
+  const strip = { status: 'sampling', frames: [] };
+  const state = { strip };
+  let opened = false;
+  // redraws the strip while its panel is open; once closed, it stays closed
+  const show = () => {
+    if (!opened || overlay.panelFor(video)?.state === state) {
+      opened = true;
+      overlay.showPanel(video, state, { openOptions });
+    }
+  };
+  // the panel says it is sampling, but steps aside for each capture of the tab
+  const captureWithoutPanel = async () => {
+    const slot = overlay.panelFor(video)?.slot;
+    slot?.style.setProperty('visibility', 'hidden');
+    await nextPaint();
+    try {
+      return await captureTab();
+    } finally {
+      slot?.style.removeProperty('visibility');
+    }
+  };
+  show();
+  let frames;
+  try {
+    frames = await sampleFrames(video, captureWithoutPanel);
+  } catch (error) {
+    Object.assign(strip, { status: 'failed', error: error.message });
+    show();
+    return;
+  }
+  video.dataset.dfdFrameVia = frames[0]?.via ?? 'none';
+  strip.status = 'loading';
+  strip.frames = frames.map((frame) => ({
+    time: frame.time,
+    dataUrl: frame.dataUrl,
+    status: frame.black ? 'black' : 'loading',
+  }));
+  show();
+  // one at a time: the offscreen document scores one image at a time anyway
+  for (const item of strip.frames.filter((f) => f.status === 'loading')) {
+    try {
+      item.result = await scoreImage(item.dataUrl, { urgent: true });
+      item.status = 'done';
+    } catch (error) {
+      Object.assign(item, { status: 'failed', error: error.message });
+    }
+    show();
+  }
+  strip.status = 'done';
+  show();
+}
+
 listen(TARGET.content, {
   [MSG.showPanel]: ({ srcUrl }) => {
     const img = findImage(srcUrl);
@@ -180,6 +237,14 @@ listen(TARGET.content, {
       throw new Error('the video is not in this page');
     }
     return checkFrame(video);
+  },
+  [MSG.checkFrames]: ({ srcUrl }) => {
+    const video = findVideo(srcUrl);
+    if (!video) {
+      throw new Error('the video is not in this page');
+    }
+    checkFrames(video); // answers at once: sampling a playing video takes seconds
+    return { started: true };
   },
 });
 

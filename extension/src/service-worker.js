@@ -19,6 +19,7 @@ const RESULT_PATH = 'result.html';
 // the context menu's items: one on images, one on videos
 const MENU_CHECK = 'dfd-check-image';
 const MENU_CHECK_FRAME = 'dfd-check-frame';
+const MENU_CHECK_FRAMES = 'dfd-check-frames';
 // an offscreen document still loading its script does not answer yet: tries, and the pause between
 const OFFSCREEN_ATTEMPTS = 5;
 const OFFSCREEN_RETRY_MS = 200;
@@ -101,6 +102,11 @@ async function createMenus() {
     title: 'Check this frame',
     contexts: ['video'],
   });
+  chrome.contextMenus.create({
+    id: MENU_CHECK_FRAMES,
+    title: 'Check 10 frames',
+    contexts: ['video'],
+  });
 }
 
 async function openResultTab(srcUrl, tab) {
@@ -119,7 +125,10 @@ async function openResultTab(srcUrl, tab) {
  */
 async function handleContextMenuClick(info, tab) {
   if (info.menuItemId === MENU_CHECK_FRAME) {
-    return checkFrame(info, tab);
+    return checkFrame(info, tab, MSG.checkFrame);
+  }
+  if (info.menuItemId === MENU_CHECK_FRAMES) {
+    return checkFrame(info, tab, MSG.checkFrames);
   }
   if (info.menuItemId !== MENU_CHECK || !info.srcUrl) {
     return 'ignored';
@@ -142,18 +151,18 @@ async function handleContextMenuClick(info, tab) {
 }
 
 /**
- * "Check this frame": the content script reads the frame the video shows and
- * scores it in the panel like an image. Only a page with the content script
+ * "Check this frame" (or "Check 10 frames"): the content script reads the
+ * frame the video shows and scores it in the panel like an image. Only a page with the content script
  * holds the video; elsewhere there is nothing to read.
  */
-async function checkFrame(info, tab) {
+async function checkFrame(info, tab, type) {
   if (!(tab?.id >= 0)) {
     return 'ignored';
   }
   try {
     await sendToTab(
       tab.id,
-      MSG.checkFrame,
+      type,
       { srcUrl: info.srcUrl ?? '' },
       { frameId: info.frameId ?? 0 },
     );

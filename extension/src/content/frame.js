@@ -123,3 +123,102 @@ function isBlack(canvas) {
   }
   return true;
 }
+
+// "Check 10 frames": this many, this far apart in the video's time
+export const STRIP_FRAMES = 10;
+export const STRIP_GAP_S = 0.5;
+// a player that ignores seeking gives up after this long
+const SEEK_TIMEOUT_MS = 3000;
+// Chrome allows two captures of a tab a second
+const CAPTURE_GAP_MS = 550;
+
+/** Resolves once the page has painted twice: a seeked frame is on screen. */
+export const nextPaint = () =>
+  new Promise((resolve) =>
+    requestAnimationFrame(() => requestAnimationFrame(resolve)),
+  );
+
+/** captureTab, spaced out to Chrome's quota of tab captures. */
+function spacedOut(captureTab) {
+  let last = -Infinity;
+  return async () => {
+    await sleep(last + CAPTURE_GAP_MS - performance.now());
+    last = performance.now();
+    return captureTab();
+  };
+}
+
+function seekTo(video, seconds) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      video.removeEventListener('seeked', done);
+      reject(
+        new Error(
+          'The page does not let this video seek; play it, then check again.',
+        ),
+      );
+    }, SEEK_TIMEOUT_MS);
+    function done() {
+      clearTimeout(timer);
+      resolve();
+    }
+    video.addEventListener('seeked', done, { once: true });
+    video.currentTime = seconds;
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * STRIP_FRAMES frames STRIP_GAP_S apart: the next seconds of a playing video
+ * as it plays, or, for a paused one the page lets seek, from where it stands
+ * (put back afterwards). Each as grabFrame gives it, with its `time`.
+ */
+export async function sampleFrames(video, anyCaptureTab) {
+  const captureTab = spacedOut(anyCaptureTab);
+  const frames = [];
+  const grab = async () =>
+    frames.push({
+      time: video.currentTime,
+      ...(await grabFrame(video, captureTab)),
+    });
+  if (!video.paused && !video.ended) {
+    for (let i = 0; i < STRIP_FRAMES && !video.paused && !video.ended; i++) {
+      const next =
+        performance.now() + (STRIP_GAP_S * 1000) / (video.playbackRate || 1);
+      await grab();
+      await sleep(Math.max(0, next - performance.now()));
+    }
+    return frames;
+  }
+  if (!video.seekable.length) {
+    throw new Error(
+      'This paused video cannot seek; play it, then check 10 frames.',
+    );
+  }
+  const start = video.currentTime;
+  // a server without range requests leaves seekable short of the end; the duration still holds
+  const end = Number.isFinite(video.duration)
+    ? video.duration
+    : video.seekable.end(video.seekable.length - 1);
+  try {
+    for (let i = 0; i < STRIP_FRAMES; i++) {
+      const time = start + i * STRIP_GAP_S;
+      if (time >= end) {
+        break;
+      }
+      if (i > 0) {
+        await seekTo(video, time);
+        if (Math.abs(video.currentTime - time) > STRIP_GAP_S / 2) {
+          break; // the player went elsewhere (a server without range requests cannot seek)
+        }
+        await nextPaint(); // a tab capture shows what is painted
+      }
+      await grab();
+    }
+  } finally {
+    // the reader finds the video where they left it
+    await seekTo(video, start).catch(() => {});
+  }
+  return frames;
+}

@@ -22,6 +22,8 @@ export const MSG = Object.freeze({
   openOptions: 'open-options',
   // service worker -> content: score the frame a right-clicked <video> shows
   checkFrame: 'check-frame',
+  // service worker -> content: score 10 frames of a right-clicked <video> as a strip
+  checkFrames: 'check-frames',
   // content -> service worker: a capture of the visible tab (a cross-origin video's frame)
   captureTab: 'capture-tab',
 });

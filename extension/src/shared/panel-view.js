@@ -8,6 +8,9 @@
 //          serverUse: 'ok'|'privacy'|'unset' }
 //          report: { open, label, note, includeImage, status: 'idle'|'sending'|'sent'|'failed', message?, id? } }
 // actions: { fullResolution(), toggleReport(), sendReport(), close()?, openOptions() }
+// "Check 10 frames" draws a strip instead: state: { strip: { status:
+// 'sampling'|'loading'|'done'|'failed', error?, frames: [{ time, dataUrl,
+// status: 'loading'|'done'|'failed'|'black', result?, error? }] } }
 
 import {
   badgeText,
@@ -56,6 +59,14 @@ button.report:disabled { color: #80868b; cursor: default; }
 .report-form button.send { margin-top: 6px; padding: 5px 10px; border: 0; border-radius: 6px;
   background: #1a73e8; color: #fff; font: inherit; cursor: pointer; }
 .report-form button.send:disabled { background: #c5c8ce; cursor: default; }
+.strip { list-style: none; margin: 8px 0 0; padding: 0; display: grid;
+  grid-template-columns: 1fr 1fr; gap: 8px; }
+.strip li { font-size: 12px; line-height: 1.3; }
+.strip img { width: 100%; height: auto; display: block; border-radius: 4px;
+  border: 3px solid #c5c8ce; }
+.strip li[data-verdict=fake] img { border-color: #e53935; }
+.strip li[data-verdict=real] img { border-color: #43a047; }
+.strip li[data-verdict=uncertain] img { border-color: #fb8c00; }
 `;
 
 const REPORT_LABELS = [
@@ -367,8 +378,84 @@ function reportSection(state, actions) {
   );
 }
 
+function frameScore(frame) {
+  return frame.status === 'done' && typeof frame.result.score === 'number'
+    ? frame.result.score
+    : -1;
+}
+
+function frameText(frame) {
+  const at = `${frame.time.toFixed(1)} s`;
+  if (frame.status === 'loading') {
+    return `${at} · checking…`;
+  }
+  if (frame.status === 'black') {
+    return `${at} · protected or black frame`;
+  }
+  if (frame.status === 'failed') {
+    return `${at} · could not check: ${frame.error}`;
+  }
+  const { verdict, score } = frame.result;
+  return `${at} · ${VERDICT_WORDS[verdict] ?? verdict}${
+    typeof score === 'number' ? ` · ${percent(score)} fake` : ''
+  }`;
+}
+
+/** "Check 10 frames": a summary, then the frames, most suspicious first. */
+function strip({ status, error, frames }) {
+  if (status === 'sampling') {
+    return el('p', {
+      class: 'muted',
+      'data-role': 'loading',
+      text: 'Taking 10 frames from the video…',
+    });
+  }
+  if (status === 'failed') {
+    return el('p', { class: 'warn', 'data-role': 'blocked', text: error });
+  }
+  // a stable sort: frames still loading, black or failed stay in time order at the end
+  const ordered = [...frames].sort((a, b) => frameScore(b) - frameScore(a));
+  const worst = ordered[0];
+  const span = frames.length
+    ? `${frames.length} frames from ${frames[0].time.toFixed(1)} s to ${frames[
+        frames.length - 1
+      ].time.toFixed(1)} s`
+    : 'No frame';
+  return el(
+    'section',
+    { class: 'strip-answer' },
+    el('div', {
+      class: 'muted',
+      text:
+        status === 'done' && worst && frameScore(worst) >= 0
+          ? `${span}. Most suspicious: ${frameText(worst)}.`
+          : `${span}.`,
+    }),
+    el(
+      'ol',
+      { class: 'strip' },
+      ...ordered.map((frame) =>
+        el(
+          'li',
+          {
+            'data-status': frame.status,
+            'data-verdict': frame.result?.verdict ?? frame.status,
+            'data-score': frameScore(frame) >= 0 ? frameScore(frame) : '',
+            'data-time': frame.time,
+          },
+          el('img', { src: frame.dataUrl, alt: '' }),
+          el('span', { text: frameText(frame) }),
+        ),
+      ),
+    ),
+  );
+}
+
 /** Draw the panel for `state` into `container` (replacing what was there). */
 export function renderPanel(container, state, actions) {
+  if (state.strip) {
+    return renderStripPanel(container, state, actions);
+  }
   const { browser } = state;
   let body;
   if (browser.status === 'loading') {
@@ -419,5 +506,34 @@ export function renderPanel(container, state, actions) {
     // the server's answer lands below the fold of a short panel: show it
     panel.scrollTop = full.offsetTop - panel.offsetTop;
   }
+  return panel;
+}
+
+function renderStripPanel(container, state, actions) {
+  const panel = el(
+    'div',
+    {
+      class: 'panel',
+      'data-dfd-panel': '',
+      'data-kind': 'strip',
+      'data-state': state.strip.status,
+    },
+    el(
+      'div',
+      { class: 'head' },
+      el('span', { text: 'Deepfake check: 10 frames' }),
+      actions.close
+        ? el('button', {
+            class: 'close',
+            title: 'Close',
+            'aria-label': 'Close',
+            onclick: () => actions.close(),
+            text: '×',
+          })
+        : null,
+    ),
+    strip(state.strip),
+  );
+  container.replaceChildren(panel);
   return panel;
 }
