@@ -222,7 +222,7 @@ def score_video(data: bytes, config) -> dict:
         best = []  # min-heap of the most suspicious samples: (score, order, time, track id, box, crop, thumbnail)
         order = itertools.count()
         keep = max(0, config["VIDEO_THUMBNAILS"])
-        next_t, sampled, last_t, index, origin = 0.0, 0, None, 0, None
+        next_t, sampled, last_t, index, origin, shown = 0.0, 0, None, 0, None, None
         rate = float(stream.average_rate or 0) or None
         try:
             for frame in container.decode(stream):
@@ -241,6 +241,7 @@ def score_video(data: bytes, config) -> dict:
                 next_t = max(next_t + step, t + step / 2)  # keep to the grid, but never two samples in a burst
                 sampled += 1
                 rgb = upright(frame)
+                shown = rgb.shape[1], rgb.shape[0]  # as a player shows it: boxes are in these pixels
                 result = classifier.score_image(rgb, full_resolution=True)
                 tracks = tracker.add(t, result.faces)
                 if keep and result.faces:
@@ -259,7 +260,7 @@ def score_video(data: bytes, config) -> dict:
         if _cut_short(duration, last_t, audio and stream.duration is None):
             raise VideoError(422, f"The video stops at {last_t:.1f} s of the {duration:.1f} s its header declares; "
                                   "it is damaged or truncated.")
-        width, height = (stream.codec_context.width, stream.codec_context.height)
+        width, height = shown or (stream.codec_context.width, stream.codec_context.height)
 
     return _answer(classifier, tracker.tracks, best, {
         "width": width, "height": height,

@@ -42,13 +42,16 @@ def real_then_fake_frames(fps: int = FPS, seconds_each: int = SECONDS_EACH):
 
 
 def encode(frames, fmt: str = "mp4", codec: str = "libx264", fps: int = FPS, size=CANVAS,
-           times_s=None, options=None) -> bytes:
-    """Encode PIL images (or arrays) into a video in memory; times_s places frames at those seconds."""
+           times_s=None, options=None, display_rotation: int = 0) -> bytes:
+    """Encode PIL images (or arrays) into a video in memory; times_s places frames at those seconds;
+    display_rotation (degrees counter-clockwise) tells players to turn the frames, as phones do."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=fmt, options=options or {}) as out:
         stream = out.add_stream(codec, rate=None if times_s else fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
+        if display_rotation:
+            stream.set_display_rotation(display_rotation)
         if times_s:
             stream.time_base = fractions.Fraction(1, 1000)
         for i, img in enumerate(frames):
@@ -110,3 +113,10 @@ def audio_only() -> bytes:
         for packet in stream.encode():
             out.mux(packet)
     return buffer.getvalue()
+
+
+def portrait_phone_video() -> bytes:
+    """The fixture video as a phone stores portrait video: frames turned sideways, a display rotation to undo it."""
+    # stored turned clockwise; the display matrix turns them back counter-clockwise
+    frames = [img.transpose(Image.Transpose.ROTATE_270) for img in real_then_fake_frames()]
+    return encode(frames, size=(CANVAS[1], CANVAS[0]), display_rotation=90)

@@ -93,6 +93,16 @@ def test_sampling_follows_the_settings(make_app, settings, frames_scored, real_f
     assert len(body["suspicious_frames"]) == min(settings.get("VIDEO_THUMBNAILS", 4), frames_scored)
 
 
+def test_phone_video_is_turned_as_its_display_matrix_says(client):
+    body = raw(vf.portrait_phone_video())(client).get_json()
+    # stored 288x512 on its side; shown, and boxed, the way up the faces were filmed
+    assert (body["video"]["width"], body["video"]["height"]) == (512, 288)
+    assert [(t["verdict"], t["frames"]) for t in body["tracks"]] == [("real", 4), ("fake", 4)]
+    for track in body["tracks"]:
+        x, y, w, h = track["timeline"][0]["box"]
+        assert x + w <= 512 and y + h <= 288
+
+
 def test_a_video_without_faces_says_so(client):
     body = raw(vf.encode(vf.grey_frames(10), size=(64, 48)))(client).get_json()
     assert (body["verdict"], body["score"], body["tracks"], body["suspicious_frames"]) == ("no_face", None, [], [])
