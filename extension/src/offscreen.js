@@ -12,6 +12,7 @@ import {
   imageVerdict,
   verdictFor,
 } from './lib/scorer.js';
+import { readProvenance } from './lib/provenance.js';
 import { BackendError, scoreOnBackend } from './shared/backend-client.js';
 import { listen, MSG, TARGET } from './shared/messages.js';
 import { BoundedCache, TaskQueue } from './shared/queue.js';
@@ -149,11 +150,17 @@ async function scoreInBrowser(image, urgent) {
   const fetched = performance.now();
   return scoreQueue.run(
     async () => {
+      // what the file declares, from the same bytes; never part of the score
+      const readStarted = performance.now();
+      const provenance = await readProvenance(await blob.arrayBuffer());
+      const provenanceMs = performance.now() - readStarted;
       const scored = await scorer.scoreImage(await decodeImage(blob));
       return {
         ...scored,
+        provenance,
         timings: {
           ...scored.timings,
+          provenanceMs,
           fetchMs: fetched - started,
           totalMs: performance.now() - started,
         },
@@ -188,6 +195,7 @@ function browserResult(scored, scorer, settings) {
     tfBackend: scorer.backend,
     tfThreads: scorer.threads,
     timings: scored.timings,
+    provenance: scored.provenance,
   };
 }
 
@@ -204,6 +212,8 @@ function serverResult(answer, browser) {
     model: answer.model,
     elapsedMs: answer.elapsed_ms,
     browser: browser && { verdict: browser.verdict, score: browser.score },
+    // the server validates Content Credentials; the browser only summarises them
+    provenance: answer.provenance ?? browser?.provenance ?? null,
   };
 }
 
