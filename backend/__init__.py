@@ -87,8 +87,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             always_send=False,
         )
 
-    from backend import api, errors, model, pages
+    from backend import api, errors, model, pages, provenance
 
+    # a trust list that cannot be read stops the server at start, not at the first signed upload
+    provenance.trust_anchors(app.config["C2PA_TRUST_ANCHORS"])
     model.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api.bp)

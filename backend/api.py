@@ -102,7 +102,7 @@ def score():
     classifier = get_classifier()
     result = classifier.score_image(rgb, full_resolution=True)
     # what the file declares is read beside the pixel verdict, never folded into it
-    declared = provenance.read(data)
+    declared = provenance.read(data, provenance.trust_anchors(current_app.config["C2PA_TRUST_ANCHORS"]))
     heatmaps = [None] * len(result.faces)
     if explain and result.faces:
         crops = [classifier.crop(rgb, Face(f.box, f.detector_confidence)) for f in result.faces]

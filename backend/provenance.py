@@ -71,10 +71,27 @@ def _source_name(value: str) -> str:
     return str(value).rstrip("/").rsplit("/", 1)[-1]
 
 
-@lru_cache(maxsize=1)
-def _c2pa_context() -> c2pa.Context:
-    """The C2PA reading settings, network fetches off; made once per process."""
-    return c2pa.Context.from_dict(C2PA_SETTINGS)
+@lru_cache(maxsize=4)
+def _c2pa_context(pem: str) -> c2pa.Context:
+    """The C2PA reading settings, network fetches off, with these trusted roots (PEM); made once per process."""
+    settings = {**C2PA_SETTINGS, "trust": {"trust_anchors": pem}} if pem else C2PA_SETTINGS
+    return c2pa.Context.from_dict(settings)
+
+
+@lru_cache(maxsize=4)
+def trust_anchors(path: str) -> str:
+    """The PEM text of DFD_C2PA_TRUST_ANCHORS (read once), or "" when unset; ValueError saying what to fix."""
+    if not path:
+        return ""
+    try:
+        pem = open(path, encoding="ascii").read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"DFD_C2PA_TRUST_ANCHORS={path!r} cannot be read ({e}); "
+                         "give a PEM file of trusted C2PA signing roots, or leave it empty.") from None
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise ValueError(f"DFD_C2PA_TRUST_ANCHORS={path!r} holds no PEM certificate; "
+                         "give a PEM file of trusted C2PA signing roots, or leave it empty.")
+    return pem
 
 
 def _action_json(action: dict) -> dict:
@@ -108,8 +125,8 @@ def _signer(manifest: dict) -> str | None:
     return _short(name or issuer, 120) if (name or issuer) else None
 
 
-def content_credentials(data: bytes, image_format: str | None) -> dict:
-    """Read and validate a C2PA manifest embedded in the bytes; never raises."""
+def content_credentials(data: bytes, image_format: str | None, trust_pem: str = "") -> dict:
+    """Read and validate a C2PA manifest embedded in the bytes against trust_pem's roots; never raises."""
     out = {"state": "none", "signer": None, "signed_at": None, "claim_generator": None, "actions": [],
            "ai_declared": False, "problems": []}
     mime = C2PA_FORMATS.get(image_format or "")
@@ -117,7 +134,7 @@ def content_credentials(data: bytes, image_format: str | None) -> dict:
     if mime is None or b"jumb" not in data:
         return out
     try:
-        with c2pa.Reader(mime, io.BytesIO(data), None, _c2pa_context()) as reader:
+        with c2pa.Reader(mime, io.BytesIO(data), None, _c2pa_context(trust_pem)) as reader:
             store = json.loads(reader.json())
     except c2pa.C2paError.ManifestNotFound:
         return out
@@ -283,8 +300,11 @@ def file_metadata(img: Image.Image) -> dict:
     return out
 
 
-def read(data: bytes) -> dict:
-    """The provenance object of the API: what the file declares, each part read independently; never raises."""
+def read(data: bytes, trust_pem: str = "") -> dict:
+    """The provenance object of the API: what the file declares, each part read independently; never raises.
+
+    trust_pem: PEM roots whose Content Credentials count as trusted (see trust_anchors()).
+    """
     image_format = None
     meta = {"declared_source": None, "generator": None, "camera": None, "software": None, "problems": []}
     try:
@@ -297,7 +317,7 @@ def read(data: bytes) -> dict:
             meta["problems"].append(f"Part of the metadata is damaged ({_short(message, 100)}).")
     except Exception as e:  # the pixel decoder has already accepted these bytes; this only guards odd headers
         meta["problems"].append(f"Could not read the file's metadata ({_short(e, 100)}).")
-    credentials = content_credentials(data, image_format)
+    credentials = content_credentials(data, image_format, trust_pem)
     generator_from = meta.pop("generator_from", None)
     declared_by = []
     if credentials["ai_declared"]:

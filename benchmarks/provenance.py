@@ -112,10 +112,10 @@ def request_ab(files: dict[str, bytes], repeats: int) -> list[dict]:
     stub = real_read(files["1 MP JPEG, no metadata"])
     inside: list[float] = []
 
-    def timed_read(data):
+    def timed_read(data, *args):
         started = time.perf_counter()
         try:
-            return real_read(data)
+            return real_read(data, *args)
         finally:
             inside.append((time.perf_counter() - started) * 1000)
 
@@ -126,7 +126,7 @@ def request_ab(files: dict[str, bytes], repeats: int) -> list[dict]:
         inside.clear()
         # ABBA order: neither mode always follows the other
         for n, mode in enumerate(["with", "without", "without", "with"] * (repeats // 2 + 1)):
-            provenance.read = timed_read if mode == "with" else (lambda _data: stub)
+            provenance.read = timed_read if mode == "with" else (lambda *_: stub)
             started = time.perf_counter()
             response = client.post("/api/v1/score", data={"image": (io.BytesIO(data), "photo.jpg")})
             ms = (time.perf_counter() - started) * 1000

@@ -206,3 +206,23 @@ def test_comfyui_prompt_that_is_not_json_still_names_the_tool_from_its_workflow(
     declared = provenance.read(_png([("prompt", "{not json"), ("workflow", json.dumps({"nodes": []}))]))
     assert declared["generator"] == {"tool": "ComfyUI", "model": None, "prompt": None}
 
+
+
+def test_a_signer_under_the_configured_trust_anchors_reads_as_trusted(make_app, tmp_path):
+    signer, root = make_fixtures.test_signer()
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_text(root)
+    client = make_app(C2PA_TRUST_ANCHORS=str(anchors)).test_client()
+    assert score(client, make_fixtures.signed_jpeg(signer=signer))["provenance"]["content_credentials"]["state"] == "trusted"
+    # a signer under another root stays untrusted
+    assert score(client, SIGNED)["provenance"]["content_credentials"]["state"] == "untrusted"
+
+
+@pytest.mark.parametrize(("content", "phrase"), [(None, "cannot be read"), ("not a certificate", "holds no PEM certificate")],
+                         ids=["missing file", "not PEM"])
+def test_an_unusable_trust_anchors_file_stops_the_server_at_start(make_app, tmp_path, content, phrase):
+    anchors = tmp_path / "anchors.pem"
+    if content is not None:
+        anchors.write_text(content)
+    with pytest.raises(ValueError, match=phrase):
+        make_app(C2PA_TRUST_ANCHORS=str(anchors))
