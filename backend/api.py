@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from backend import fetch
+from backend import fetch, provenance
 from backend.model import get_classifier, get_explainer
 from scoring.explain import overlay_png, png_data_url
 from scoring.faces import Face, ImageError, NotAnImageError, load_image
@@ -101,6 +101,8 @@ def score():
         abort(422, str(e))
     classifier = get_classifier()
     result = classifier.score_image(rgb, full_resolution=True)
+    # what the file declares is read beside the pixel verdict, never folded into it
+    declared = provenance.read(data, provenance.trust_anchors(current_app.config["C2PA_TRUST_ANCHORS"]))
     heatmaps = [None] * len(result.faces)
     if explain and result.faces:
         crops = [classifier.crop(rgb, Face(f.box, f.detector_confidence)) for f in result.faces]
@@ -112,6 +114,7 @@ def score():
         faces=[_face_json(f, h) for f, h in zip(result.faces, heatmaps)],
         model={"name": classifier.name, "version": classifier.version},
         image={"width": int(rgb.shape[1]), "height": int(rgb.shape[0])},
+        provenance=declared,
         elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
     )
 
