@@ -155,14 +155,37 @@ def declared_duration(container, stream) -> float | None:
     return seconds
 
 
-def check_header(container, config) -> tuple:
-    """The video stream and its declared duration, once the header is within limits (else VideoError)."""
+def measured_duration(data: bytes, fmt: str) -> float | None:
+    """Seconds from the first to the end of the last video packet, read without decoding a frame.
+
+    For videos whose header gives no length (a browser's MediaRecorder WebM):
+    demuxing only reads packet headers, a small cost next to decoding.
+    """
+    first = end = None
+    try:
+        with av.open(io.BytesIO(data), format=fmt) as container:
+            stream = container.streams.video[0]
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.time_base is None:
+                    continue
+                start = float(packet.pts * packet.time_base)
+                first = start if first is None else min(first, start)
+                end = max(end or start, start + float((packet.duration or 0) * packet.time_base))
+    except av.FFmpegError:
+        pass  # decoding says what is wrong with the file
+    return None if first is None else end - first
+
+
+def check_header(container, config, data: bytes, fmt: str) -> tuple:
+    """The video stream and its duration, once both are within limits (else VideoError)."""
     if not container.streams.video:
         raise VideoError(422, "The file holds no video stream (sound only?); send a video with pictures.")
     stream = container.streams.video[0]
     width, height = stream.codec_context.width, stream.codec_context.height
     check_size(width, height, config)
     duration = declared_duration(container, stream)
+    if duration is None:
+        duration = measured_duration(data, fmt)
     if duration is not None and duration > config["VIDEO_MAX_SECONDS"]:
         raise VideoError(413, f"The video lasts {_clock(duration)}, over the "
                               f"{config['VIDEO_MAX_SECONDS']:g} s limit; send a shorter clip.")
@@ -213,7 +236,7 @@ def score_video(data: bytes, config) -> dict:
     except av.FFmpegError as e:
         raise VideoError(422, f"The video is damaged or truncated ({_reason(e)}).") from None
     with container:
-        stream, duration = check_header(container, config)
+        stream, duration = check_header(container, config, data, fmt)
         # frame and slice threads, this worker's share of the cores: decoding is much of the time
         stream.codec_context.thread_type = "AUTO"
         stream.codec_context.thread_count = tf_threads(config)
@@ -235,7 +258,9 @@ def score_video(data: bytes, config) -> dict:
                 if t > config["VIDEO_MAX_SECONDS"]:
                     raise VideoError(413, f"The video runs past the {config['VIDEO_MAX_SECONDS']:g} s limit; "
                                           "send a shorter clip.")
-                if t + 1e-6 < next_t or sampled >= config["VIDEO_MAX_FRAMES"]:
+                if sampled >= config["VIDEO_MAX_FRAMES"]:
+                    break  # the samples spread over the known duration: the last one is scored
+                if t + 1e-6 < next_t:
                     continue
                 check_size(frame.width, frame.height, config)
                 next_t = max(next_t + step, t + step / 2)  # keep to the grid, but never two samples in a burst
@@ -257,7 +282,7 @@ def score_video(data: bytes, config) -> dict:
         if index == 0:
             raise VideoError(422, "The video holds no frame we could decode; it is damaged or truncated.")
         audio = bool(container.streams.audio)
-        if _cut_short(duration, last_t, audio and stream.duration is None):
+        if sampled < config["VIDEO_MAX_FRAMES"] and _cut_short(duration, last_t, audio and stream.duration is None):
             raise VideoError(422, f"The video stops at {last_t:.1f} s of the {duration:.1f} s its header declares; "
                                   "it is damaged or truncated.")
         width, height = shown or (stream.codec_context.width, stream.codec_context.height)

@@ -26,6 +26,8 @@ VIDEO_SCORE = jsonschema.Draft202012Validator(
 MP4 = vf.real_then_fake()
 WEBM = vf.real_then_fake("webm", "libvpx")
 FRAGMENTED_MP4 = vf.encode(vf.real_then_fake_frames(), options={"movflags": "frag_keyframe+empty_moov"})
+# as a browser's MediaRecorder writes WebM: no duration in the header
+LIVE_WEBM = vf.encode(vf.real_then_fake_frames(), "webm", "libvpx", options={"live": "1"})
 
 
 def upload(data: bytes, filename: str = "clip.mp4"):
@@ -43,8 +45,8 @@ def decoded(data_url: str, prefix: str) -> Image.Image:
 
 @pytest.mark.parametrize(
     "send",
-    [upload(MP4), raw(MP4), upload(WEBM, "clip.webm"), raw(FRAGMENTED_MP4)],
-    ids=["H.264 MP4 upload", "H.264 MP4 body", "VP8 WebM upload", "fragmented MP4 body"],
+    [upload(MP4), raw(MP4), upload(WEBM, "clip.webm"), raw(FRAGMENTED_MP4), raw(LIVE_WEBM, "video/webm")],
+    ids=["H.264 MP4 upload", "H.264 MP4 body", "VP8 WebM upload", "fragmented MP4 body", "WebM without a duration"],
 )
 def test_real_then_fake_face_gives_two_tracks_and_a_fake_verdict(client, send):
     response = send(client)
@@ -164,6 +166,7 @@ BAD = [
     ("sound only", upload(vf.audio_only(), "song.m4a"), {}, 422, "no video stream"),
     ("10-hour video", upload(vf.ten_hours()), {}, 413, "lasts 10:00:00, over the 600 s limit"),
     ("over the length setting", raw(MP4), {"VIDEO_MAX_SECONDS": 3}, 413, "over the 3 s limit"),
+    ("over the length, no duration in the header", raw(LIVE_WEBM), {"VIDEO_MAX_SECONDS": 3}, 413, "lasts 0:00:04, over the 3 s"),
     ("8K video", upload(vf.eight_k()), {}, 422, "7680x4320, over the 8.3 megapixel limit"),
     ("16000x16000 header", raw(vf.absurd_dimensions(), "video/quicktime"), {}, 422, "16000x16000, over the 8.3 megapixel"),
     ("over the pixel setting", raw(MP4), {"VIDEO_MAX_PIXELS": 320 * 240}, 422, "512x288, over the 0.1 megapixel"),
