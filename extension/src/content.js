@@ -115,12 +115,26 @@ function findVideo(srcUrl) {
   );
 }
 
+// Chrome refuses a third capture of a tab within a second: wait and try again
+const CAPTURE_QUOTA = /MAX_CAPTURE_VISIBLE_TAB_CALLS_PER_SECOND/;
+const CAPTURE_RETRY_MS = 1000;
+const CAPTURE_ATTEMPTS = 3;
+
 async function captureTab() {
-  const { dataUrl } = await sendToExtension(
-    MSG.captureTab,
-    TARGET.serviceWorker,
-  );
-  return dataUrl;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { dataUrl } = await sendToExtension(
+        MSG.captureTab,
+        TARGET.serviceWorker,
+      );
+      return dataUrl;
+    } catch (error) {
+      if (!CAPTURE_QUOTA.test(error.message) || attempt >= CAPTURE_ATTEMPTS) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, CAPTURE_RETRY_MS));
+    }
+  }
 }
 
 /**
@@ -147,6 +161,7 @@ async function checkFrame(video) {
     getSettings: () => settings,
     openOptions,
     blocked: frame.error ?? (frame.black ? BLACK_FRAME_TEXT : ''),
+    frame: true,
   });
   return { via: frame.via, black: frame.black };
 }

@@ -48,7 +48,8 @@ return { state: panel.dataset.state, verdict: answer && answer.dataset.verdict,
          source: answer && answer.dataset.source, faces: answer && Number(answer.dataset.faces),
          photo: photo && [photo.src.slice(0, 22), photo.naturalWidth, photo.naturalHeight],
          blocked: note && note.textContent, text: panel.textContent,
-         button: !!panel.querySelector('[data-action=full-resolution]') };
+         button: !!panel.querySelector('[data-action=full-resolution]'),
+         provenance: !!panel.querySelector('[data-role=provenance]') };
 """
 
 # seek the video to 1 s and answer with its address once the frame is there
@@ -232,6 +233,8 @@ def test_check_this_frame_scores_the_frame_on_screen(browser, sites, video, orig
     ratio = driver.execute_script("return devicePixelRatio")
     size = list(VIDEO_SIZE) if via == "canvas" else [round(side * ratio) for side in SHOWN_SIZE]
     assert panel["photo"] == ["data:image/png;base64,", *size]
+    # a copied frame is a new file: no "what the file says" about it
+    assert panel["provenance"] is False
 
 
 FRAMES_MENU_ITEM = "dfd-check-frames"  # "Check 10 frames"

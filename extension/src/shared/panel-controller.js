@@ -19,7 +19,8 @@ export function serverUseFor(settings) {
  * still open; getSettings() gives the settings now; onResult(result) gets the
  * in-browser answer; openOptions() opens the options. `blocked`, a sentence,
  * says why there is nothing to score (a protected video frame): the panel
- * says it and offers nothing else.
+ * says it and offers nothing else. `frame`: src is a video frame the
+ * extension copied, a file with nothing to declare about the video.
  */
 export function runPanel({
   src,
@@ -29,9 +30,11 @@ export function runPanel({
   onResult,
   openOptions,
   blocked = '',
+  frame = false,
 }) {
   const state = {
     srcUrl: src,
+    frame,
     blocked: Boolean(blocked),
     browser: blocked
       ? { status: 'failed', error: blocked }

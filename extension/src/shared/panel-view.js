@@ -215,7 +215,11 @@ function searchSection(state) {
   );
 }
 
-function answer(srcUrl, result, { elapsedMs, kind = 'check' } = {}) {
+function answer(
+  srcUrl,
+  result,
+  { elapsedMs, kind = 'check', provenance = true } = {},
+) {
   const faces = result.faces ?? [];
   const verdictText = `${VERDICT_WORDS[result.verdict] ?? result.verdict}${
     typeof result.score === 'number' ? ` · ${percent(result.score)} fake` : ''
@@ -283,7 +287,8 @@ function answer(srcUrl, result, { elapsedMs, kind = 'check' } = {}) {
           ),
         )
       : null,
-    provenanceSection(result.provenance),
+    // a video frame copied by the extension is a new file: it declares nothing of the video's
+    provenance ? provenanceSection(result.provenance) : null,
   );
 }
 
@@ -331,7 +336,10 @@ function serverSection(state, actions) {
   }
   if (server.status === 'done') {
     parts.push(
-      answer(state.srcUrl, server.result, { kind: 'full-resolution' }),
+      answer(state.srcUrl, server.result, {
+        kind: 'full-resolution',
+        provenance: !state.frame,
+      }),
     );
   }
   return el('div', { class: 'server' }, ...parts);
@@ -542,6 +550,7 @@ export function renderPanel(container, state, actions) {
   } else {
     body = answer(state.srcUrl, browser.result, {
       elapsedMs: browser.elapsedMs,
+      provenance: !state.frame,
     });
   }
   const panel = el(
