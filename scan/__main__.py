@@ -16,12 +16,17 @@ LOG_EVERY_S = 10.0  # without a terminal: one progress line this often
 
 
 class Progress:
-    """A tqdm bar (images/s, faces/s, ETA) on a terminal; plain log lines otherwise."""
+    """A tqdm bar (images/s, faces/s, ETA) on a terminal; plain log lines otherwise.
+
+    Rates count from the first finished image, so loading the models does not drag them down.
+    """
 
     def __init__(self, total: int, stream=sys.stderr):
         self.total, self.stream = total, stream
         self.done = self.faces = self.errors = 0
-        self.started = self.logged = time.monotonic()
+        self.started = time.monotonic()
+        self.first = None  # (time, faces) when the first image finished
+        self.logged = 0.0
         self.bar = None
         if stream.isatty():
             from tqdm import tqdm
@@ -33,22 +38,27 @@ class Progress:
         self.faces += len(row.get("faces") or [])
         self.errors += bool(row.get("error"))
         now = time.monotonic()
+        if self.first is None:
+            self.first = (now, self.faces)
+            self.logged = now
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix_str(f"{self.rate(self.faces):.1f} faces/s, {self.errors} errors", refresh=False)
+            self.bar.set_postfix_str(f"{self.rates()[1]:.1f} faces/s, {self.errors} errors", refresh=False)
         elif now - self.logged >= LOG_EVERY_S or self.done == self.total:
             self.logged = now
             print(self.line(), file=self.stream, flush=True)
 
-    def rate(self, count: int | None = None) -> float:
-        """Per second since the scan started, loading the models included."""
-        count = self.done if count is None else count
-        return count / max(time.monotonic() - self.started, 1e-9)
+    def rates(self) -> tuple[float, float]:
+        """(images/s, faces/s) since the first image finished; zeros until a second one has."""
+        if self.first is None or self.done < 2:
+            return 0.0, 0.0
+        elapsed = max(time.monotonic() - self.first[0], 1e-9)
+        return (self.done - 1) / elapsed, (self.faces - self.first[1]) / elapsed
 
     def line(self) -> str:
-        rate = self.rate()
-        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-        return (f"scan: {self.done}/{self.total} images, {rate:.1f} images/s, {self.rate(self.faces):.1f} faces/s, "
+        images_s, faces_s = self.rates()
+        eta = (self.total - self.done) / images_s if images_s > 0 else float("nan")
+        return (f"scan: {self.done}/{self.total} images, {images_s:.1f} images/s, {faces_s:.1f} faces/s, "
                 f"{self.errors} errors, ETA {_duration(eta)}")
 
     def close(self) -> None:
@@ -144,8 +154,9 @@ def main(argv=None) -> int:
     if args.csv:
         results.write_csv(scanned, Path(args.csv))
     print(results.counts_table(scanned))
-    log(f"scan: {progress.done} scored in this run ({progress.rate():.1f} images/s), "
-        f"{len(scanned)} of {len(items)} in {args.out}")
+    elapsed = time.monotonic() - progress.started
+    log(f"scan: {progress.done} scored in this run in {_duration(elapsed)} ({progress.rates()[0]:.1f} images/s "
+        f"once the model had loaded), {len(scanned)} of {len(items)} in {args.out}")
     if interrupted:
         log(f"scan: interrupted; run the same command again to score the {len(items) - len(scanned)} left")
         return 130

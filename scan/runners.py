@@ -34,10 +34,16 @@ def _score_local(item: Item) -> dict:
     return _process_scorer.row(item)
 
 
-def run_local(items: list[Item], settings: ScanSettings, workers: int, chunk: int) -> Iterator[dict]:
-    """Score on this machine: `workers` processes, each with the model loaded once, the cores shared out."""
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    if workers == 1:
+def run_local(items: list[Item], settings: ScanSettings, workers: int, chunk: int,
+              threads: int | None = None, in_process: bool | None = None) -> Iterator[dict]:
+    """Score on this machine: `workers` processes, each with the model loaded once, the cores shared out.
+
+    One worker scores in this process (in_process=False starts a process for it all the same).
+    """
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    if in_process is None:
+        in_process = workers == 1
+    if in_process:
         loaded = _in_process.get(settings.model_dir)
         scorer = Scorer(settings, threads, loaded.classifier if loaded else None)
         _in_process.setdefault(settings.model_dir, scorer)
