@@ -62,7 +62,7 @@ def _log_requests(app: Flask) -> None:
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: settings, model (once per process), CORS, API, page, errors."""
+    """Build the app: settings, model (once per process), reports database, limits, CORS, API, pages, errors."""
     app = Flask(__name__, instance_relative_config=True)
     app.request_class = InMemoryRequest
     if test_config is None:
@@ -87,10 +87,14 @@ def create_app(test_config: dict | None = None) -> Flask:
             always_send=False,
         )
 
-    from backend import api, errors, model, pages
+    from backend import api, db, errors, game, limits, model, pages, reports
 
     model.init_app(app)
+    db.init_app(app)
+    limits.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(game.bp)
     return app

@@ -81,6 +81,27 @@ SETTINGS = (
             "threads per process for TensorFlow (face detection) and XNNPACK (classification); "
             "0 shares the cores out between the workers "
             "so they do not fight over them"),
+    Setting("REPORTS_DB", "", str,
+            "where reports and kept game answers are stored: a file path (SQLite) or any database URL "
+            "SQLAlchemy takes, so several servers can share one; empty: instance/reports.sqlite3"),
+    Setting("REPORTS_RATE_LIMIT", "10 per minute;200 per day", str,
+            "reports one client address may send (Flask-Limiter notation); "
+            "a person sends a few a minute, a script flooding the database gets 429"),
+    Setting("GAME_RATE_LIMIT", "60 per minute", str,
+            "game answers one client address may send; a quick player answers a face every few seconds, "
+            "and each answer costs the server a scoring with heatmap"),
+    Setting("RATE_LIMIT_STORAGE", "memory://", str,
+            "where the rate limiter counts: memory:// counts per worker process; "
+            "a shared store (redis://host:6379, needs the redis package) counts across workers and servers"),
+    Setting("REPORT_IMAGE_MAX_MB", 10.0, parse_positive_float,
+            "largest image a report may carry; bigger ones get 413 (the database keeps every one)"),
+    Setting("GAME_DIR", "", str,
+            "folder with real/ and fake/ face images (or a data folder's manifest.csv: its test split) "
+            "for the spot-the-fake game at /game; "
+            "empty: the game page says how to set one"),
+    Setting("GAME_KEEP_ANSWERS", False, parse_bool,
+            "1 keeps each game answer (face, guess, truth, model score; nothing about the player) "
+            "in the reports database"),
 )
 
 

@@ -8,6 +8,9 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 def _message(e: HTTPException) -> str:
     """The view's own message, or one written here for werkzeug's defaults."""
+    if e.code == 429:
+        # Flask-Limiter's description is the limit itself, e.g. "10 per 1 minute"
+        return f"Too many requests from this address ({e.description}); wait a while and try again."
     if e.description and e.description != type(e).description:
         return e.description
     if e.code == 404:

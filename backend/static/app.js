@@ -2,6 +2,7 @@
 // faces, verdicts, scores and heatmaps it answers with.
 
 const SCORE_URL = 'api/v1/score?explain=1'; // relative: the page only talks to its own server
+const REPORTS_URL = 'api/v1/reports';
 const TOKEN_KEY = 'dfd-api-token'; // localStorage key; the token never leaves this origin
 const VERDICT_TEXT = {
   fake: 'Likely fake',
@@ -21,6 +22,8 @@ const preview = document.getElementById('preview');
 const facesList = document.getElementById('faces');
 
 let previewUrl = null;
+// what the user saw, for "This is wrong": the file and the server's answer
+let shown = null;
 
 function percent(score) {
   return `${Math.round(score * 100)}%`;
@@ -38,6 +41,8 @@ function authHeaders() {
 
 function clearResult() {
   result.hidden = true;
+  shown = null;
+  resetReport();
   facesList.replaceChildren();
   figure.querySelectorAll('.box').forEach((box) => box.remove());
 }
@@ -115,7 +120,92 @@ async function scoreFile(file) {
   }
   showStatus('');
   render(body);
+  shown = { file, body };
 }
+
+// "This is wrong": the label, a note and, when ticked, the image, to this server only
+const reportBox = document.getElementById('report-box');
+const reportNote = document.getElementById('report-note');
+const reportImage = document.getElementById('report-image');
+const reportSend = document.getElementById('report-send');
+const reportStatus = document.getElementById('report-status');
+
+function resetReport() {
+  reportBox.open = false;
+  reportBox.querySelectorAll('input[name=report-label]').forEach((radio) => {
+    radio.checked = false;
+  });
+  reportNote.value = '';
+  reportImage.checked = false; // the image goes only when the user asks, each time
+  reportSend.disabled = false;
+  reportStatus.textContent = '';
+  reportStatus.classList.remove('error');
+}
+
+async function sha256Hex(blob) {
+  // crypto.subtle exists on https and localhost only; elsewhere the server hashes an included image
+  if (!globalThis.crypto?.subtle) {
+    return '';
+  }
+  const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function reportError(text) {
+  reportStatus.textContent = text;
+  reportStatus.classList.add('error');
+}
+
+async function sendReport() {
+  const label = reportBox.querySelector('input[name=report-label]:checked')?.value;
+  if (!shown) {
+    return;
+  }
+  if (!label) {
+    reportError('Choose what the image really is first.');
+    return;
+  }
+  const { file, body } = shown;
+  const form = new FormData();
+  form.append('label', label);
+  form.append('verdict', body.verdict);
+  form.append('score', body.score === null ? '' : String(body.score));
+  form.append('model_version', body.model.version);
+  form.append('note', reportNote.value.trim());
+  const sha256 = await sha256Hex(file);
+  if (sha256) {
+    form.append('sha256', sha256);
+  }
+  if (reportImage.checked) {
+    form.append('image', file, file.name || 'image');
+  } else if (!sha256) {
+    reportError('This page can hash the image only over https or on localhost; tick "Include the image" to report it.');
+    return;
+  }
+  reportSend.disabled = true;
+  reportStatus.classList.remove('error');
+  reportStatus.textContent = 'Sending…';
+  let response;
+  try {
+    response = await fetch(REPORTS_URL, { method: 'POST', body: form, headers: authHeaders() });
+  } catch {
+    reportSend.disabled = false;
+    reportError('The server could not be reached; check that it is running.');
+    return;
+  }
+  const answer = await response
+    .json()
+    .catch(() => ({ error: `The server answered ${response.status} without an explanation.` }));
+  if (!response.ok) {
+    reportSend.disabled = false;
+    reportError(answer.error);
+    return;
+  }
+  reportStatus.dataset.reportId = answer.id;
+  reportStatus.textContent = `Thank you: report ${answer.id} is kept on this server${answer.has_image ? ', with the image' : ''}.`;
+}
+
+reportSend.addEventListener('click', sendReport);
 
 function firstImage(files) {
   return Array.from(files || []).find((f) => f.type.startsWith('image/')) || files?.[0];

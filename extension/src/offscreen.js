@@ -12,7 +12,11 @@ import {
   imageVerdict,
   verdictFor,
 } from './lib/scorer.js';
-import { BackendError, scoreOnBackend } from './shared/backend-client.js';
+import {
+  BackendError,
+  scoreOnBackend,
+  sendReport,
+} from './shared/backend-client.js';
 import { listen, MSG, TARGET } from './shared/messages.js';
 import { BoundedCache, TaskQueue } from './shared/queue.js';
 import { verdictName } from './shared/results.js';
@@ -79,14 +83,15 @@ function getScorer() {
   return scorerPromise;
 }
 
-async function sha256(text) {
-  const digest = await crypto.subtle.digest(
-    'SHA-256',
-    new TextEncoder().encode(text),
-  );
+async function sha256Hex(bytes) {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
   return Array.from(new Uint8Array(digest), (b) =>
     b.toString(16).padStart(2, '0'),
   ).join('');
+}
+
+async function sha256(text) {
+  return sha256Hex(new TextEncoder().encode(text));
 }
 
 /** Cache key: the URL, or a hash of inline bytes (data: and blob: images). */
@@ -292,7 +297,38 @@ async function checkFullResolution({ src, dataUrl, settings }) {
   return serverResult(answer, null);
 }
 
+/**
+ * "This is wrong": the image's hash, what the panel showed and the user's
+ * label and note, to the user's backend; the image itself only when the user
+ * ticked "include the image". Never with the privacy switch on.
+ */
+async function reportWrong({ src, dataUrl, settings, report }) {
+  if (settings.neverSendImages) {
+    throw new BackendError(
+      'off',
+      'Reports are off: this browser never sends anything to a server.',
+    );
+  }
+  // the user asked for this image (right-click), so its login may be needed, as for the verdict
+  const blob = await fetchBytes(
+    { src, dataUrl },
+    { urgent: true, withCookies: true },
+  );
+  const fields = {
+    // data: and blob: images have no address worth keeping
+    url: /^https?:/.test(src) ? src : undefined,
+    sha256: await sha256Hex(await blob.arrayBuffer()),
+    verdict: report.verdict === 'no-face' ? 'no_face' : report.verdict,
+    score: typeof report.score === 'number' ? report.score : '',
+    model_version: report.modelVersion ?? '',
+    label: report.label,
+    note: report.note ?? '',
+  };
+  return sendReport(settings, fields, report.includeImage ? blob : null);
+}
+
 listen(TARGET.offscreen, {
+  [MSG.reportWrong]: reportWrong,
   [MSG.scoreImage]: checkImage,
   [MSG.checkFullResolution]: checkFullResolution,
 });

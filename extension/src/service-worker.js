@@ -143,5 +143,10 @@ listen(TARGET.serviceWorker, {
   [MSG.scoreImage]: (data) => toOffscreen(MSG.scoreImage, imageRequest(data)),
   [MSG.checkFullResolution]: (data) =>
     toOffscreen(MSG.checkFullResolution, imageRequest(data)),
+  [MSG.reportWrong]: (data) =>
+    toOffscreen(MSG.reportWrong, {
+      ...imageRequest({ ...data, urgent: true }),
+      report: data.report,
+    }),
   [MSG.openOptions]: () => chrome.runtime.openOptionsPage(),
 });

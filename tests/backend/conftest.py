@@ -16,11 +16,12 @@ from backend import create_app, fetch
 
 
 @pytest.fixture(scope="session")
-def make_app():
-    """Build an app from the factory with test settings over the defaults."""
+def make_app(tmp_path_factory):
+    """Build an app from the factory with test settings over the defaults (reports in a temporary database)."""
+    reports_db = str(tmp_path_factory.mktemp("reports") / "reports.sqlite3")
 
     def make(**settings):
-        return create_app({"TESTING": True, **settings})
+        return create_app({"TESTING": True, "REPORTS_DB": reports_db, **settings})
 
     return make
 

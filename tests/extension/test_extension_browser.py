@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import json
 import statistics
 import sys
@@ -202,7 +203,8 @@ def backend(tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("backend") / "server.log"
     command = [sys.executable, "-m", "backend", "--host", "127.0.0.1", "--port", str(port)]
-    with running_server(command, {"DFD_API_TOKEN": TOKEN}, log_path, base, processes=1):
+    settings = {"DFD_API_TOKEN": TOKEN, "DFD_REPORTS_DB": str(log_path.parent / "reports.sqlite3")}
+    with running_server(command, settings, log_path, base, processes=1):
         yield Backend(base, log_path)
 
 
@@ -814,5 +816,54 @@ def test_privacy_switch_keeps_every_request_from_the_backend(browser, sites, too
     assert context_menu_click(tools, src) == "panel"
     panel = wait_for_panel(driver, lambda p: p["state"] == "done")
     assert not panel["button"] and "Full-resolution checks are off" in panel["note"], panel
+    report = driver.find_element(By.CSS_SELECTOR, "dfd-overlay").shadow_root.find_element(
+        By.CSS_SELECTOR, "[data-action=report]")
+    assert not report.is_enabled() and "off, this browser never sends anything to a server" in report.text
     time.sleep(2)  # anything sent late would show up in the log by now
     assert backend.requests_seen() == before
+
+
+def test_this_is_wrong_sends_a_report_to_the_users_server_only(browser, sites, tools, backend):
+    driver = browser.driver
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    listed = lambda: requests.get(f"{backend.base}/api/v1/reports", headers=auth, timeout=10).json()["reports"]
+    already = len(listed())
+    driver.get(sites.add_page("report.html", page(
+        "Report", f"<img id='face' src='{sites.images}{FAKE_FACE}?report'>", "img{width:200px}")))
+    src = driver.execute_script("return document.getElementById('face').currentSrc")
+
+    # no server set: the button says where reports go, and is off
+    assert context_menu_click(tools, src) == "panel"
+    wait_for_panel(driver, lambda p: p["state"] == "done")
+    root = lambda: driver.find_element(By.CSS_SELECTOR, "dfd-overlay").shadow_root
+    button = root().find_element(By.CSS_SELECTOR, "[data-action=report]")
+    assert not button.is_enabled() and "set one in the options" in button.text
+
+    set_settings(tools, backendUrl=backend.base, apiToken=TOKEN)
+    driver.refresh()
+    assert context_menu_click(tools, src) == "panel"
+    shown = wait_for_panel(driver, lambda p: p["state"] == "done")["answers"][0]
+    root().find_element(By.CSS_SELECTOR, "[data-action=report]").click()
+    root().find_element(By.CSS_SELECTOR, "[data-action=send-report]").click()
+    wait_until(lambda: root().find_elements(By.CSS_SELECTOR, "[data-report-status=failed]"), 10, "the missing label")
+    assert "Choose what the image really is first." in root().find_element(By.CSS_SELECTOR, "[data-role=report-status]").text
+    assert len(listed()) == already  # nothing sent without a label
+    root().find_element(By.CSS_SELECTOR, "[data-report-label=real]").click()
+    root().find_element(By.CSS_SELECTOR, "[data-role=report-note]").send_keys("I know this person")
+    assert not root().find_element(By.CSS_SELECTOR, "[data-role=report-image]").is_selected()  # off by default
+    root().find_element(By.CSS_SELECTOR, "[data-role=report-image]").click()
+    root().find_element(By.CSS_SELECTOR, "[data-action=send-report]").click()
+    sent = wait_until(lambda: root().find_elements(By.CSS_SELECTOR, "[data-report-status=sent]"), 30, "the report")
+    assert "went to your server, with the image" in sent[0].text
+
+    reports = listed()
+    assert len(reports) == already + 1
+    report = reports[0]
+    data = (FIXTURES / FAKE_FACE).read_bytes()
+    assert report["id"] == int(sent[0].get_attribute("data-report-id"))
+    assert (report["label"], report["note"], report["url"], report["has_image"]) == (
+        "real", "I know this person", src, True)
+    assert report["sha256"] == hashlib.sha256(data).hexdigest()
+    assert report["verdict"] == shown["verdict"].replace("-", "_")
+    assert report["score"] == pytest.approx(float(shown["score"]), abs=1e-6)
+    assert report["model_version"] and report["model_version"] in shown["text"]

@@ -12,11 +12,16 @@ torch = pytest.importorskip("torch", reason="training extra: bash scripts/train.
 
 
 def fixture_cache(tmp_path):
+    """The fixture faces' crops, and reconstructions of their reals by briefly trained small autoencoders."""
+    from training import synthesize
     from training.prepare import cache_path, prepare
 
     cfg = TrainConfig()
     prepare(str(FIXTURES / "faces" / "manifest.csv"), str(tmp_path / "cache"), cfg.image_size, cfg.margin)
-    return cache_path(tmp_path / "cache", cfg.image_size, cfg.margin)
+    cache = cache_path(tmp_path / "cache", cfg.image_size, cfg.margin)
+    synthesize.main(["--cache", str(cache), "--taef2-share", "0", "--autoencoder-steps", "3",
+                     "--train", "6", "--val", "3"])
+    return cache
 
 
 def random_trained_net(seed: int, size: int):
@@ -183,18 +188,18 @@ def test_an_interrupted_run_resumes_to_the_net_it_would_have_trained(tmp_path, m
     run(whole)
 
     interrupted = tmp_path / "interrupted" / "net.pt"
-    real_val_auc, calls = train_gpu.val_auc, []
+    real_val_scores, calls = train_gpu.val_scores, []
 
     def killed_in_epoch_two(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real_val_auc(*args, **kwargs)
+        return real_val_scores(*args, **kwargs)
 
-    monkeypatch.setattr(train_gpu, "val_auc", killed_in_epoch_two)
+    monkeypatch.setattr(train_gpu, "val_scores", killed_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
         run(interrupted)
-    monkeypatch.setattr(train_gpu, "val_auc", real_val_auc)
+    monkeypatch.setattr(train_gpu, "val_scores", real_val_scores)
     assert [json.loads(line)["epoch"] for line in interrupted.with_suffix(".log").read_text().splitlines()] == [1]
     run(interrupted, "--resume")
 

@@ -1,4 +1,5 @@
-// Talks to the self-hosted scoring backend (backend/, POST /api/v1/score).
+// Talks to the self-hosted scoring backend (backend/, POST /api/v1/score and
+// /api/v1/reports).
 // The only module that sends anything to a server; every call checks the
 // privacy switch first, so with it on no request is ever made.
 
@@ -97,5 +98,28 @@ export async function backendHealth(settings) {
     '/api/v1/health',
     { method: 'GET' },
     HEALTH_TIMEOUT_MS,
+  );
+}
+
+/**
+ * POST /api/v1/reports: `fields` ({ url?, sha256, verdict, score,
+ * model_version, label, note }) and the image only when `image` is given.
+ */
+export async function sendReport(settings, fields, image = null) {
+  checkAllowed(settings);
+  const form = new FormData();
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined && value !== null) {
+      form.append(key, String(value));
+    }
+  }
+  if (image) {
+    form.append('image', image, 'image');
+  }
+  return request(
+    settings,
+    '/api/v1/reports',
+    { method: 'POST', body: form },
+    BACKEND_TIMEOUT_MS,
   );
 }

@@ -92,3 +92,11 @@ export async function scoreImage(src, { urgent = false } = {}) {
 export async function checkFullResolution(src) {
   return ask(MSG.checkFullResolution, await imageRef(src));
 }
+
+/**
+ * "This is wrong": the report to the backend, which the extension sends with
+ * the image's hash (and its bytes, only when `report.includeImage`).
+ */
+export async function reportWrong(src, report) {
+  return ask(MSG.reportWrong, { ...(await imageRef(src)), report });
+}

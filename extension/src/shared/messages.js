@@ -14,6 +14,8 @@ export const MSG = Object.freeze({
   scoreImage: 'score-image',
   // content/result page -> service worker -> offscreen: ask the backend
   checkFullResolution: 'check-full-resolution',
+  // content/result page -> service worker -> offscreen: "This is wrong" to the backend
+  reportWrong: 'report-wrong',
   // service worker -> content: show the panel beside an image
   showPanel: 'show-panel',
   // content -> service worker: open the options page (content scripts cannot)

@@ -1,8 +1,9 @@
 // Runs one panel: asks for the in-browser verdict (urgent), then on request
-// for the backend's full-resolution answer, redrawing as answers arrive.
+// for the backend's full-resolution answer or sends "This is wrong" to it,
+// redrawing as answers arrive.
 // Shared by the content script (panel beside the image) and the result tab.
 
-import { checkFullResolution, scoreImage } from './client.js';
+import { checkFullResolution, reportWrong, scoreImage } from './client.js';
 import { backendAllowed } from './settings.js';
 
 /** 'ok', 'privacy' (never send images) or 'unset' (no backend). */
@@ -31,7 +32,18 @@ export function runPanel({
     browser: { status: 'loading' },
     server: { status: 'idle' },
     serverUse: serverUseFor(getSettings()),
+    // "This is wrong": the form's values live here, so a redraw keeps them
+    report: {
+      open: false,
+      label: '',
+      note: '',
+      includeImage: false,
+      status: 'idle',
+    },
   };
+  /** The answer the user is looking at: the server's, once asked, else the browser's. */
+  const shownResult = () =>
+    state.server.status === 'done' ? state.server.result : state.browser.result;
   const actions = {
     fullResolution: async () => {
       state.server = { status: 'loading' };
@@ -43,6 +55,44 @@ export function runPanel({
         };
       } catch (error) {
         state.server = { status: 'failed', error: error.message };
+      }
+      redraw();
+    },
+    toggleReport: () => {
+      state.report.open = !state.report.open;
+      redraw();
+    },
+    sendReport: async () => {
+      const { report } = state;
+      if (!report.label) {
+        Object.assign(report, {
+          status: 'failed',
+          message: 'Choose what the image really is first.',
+        });
+        redraw();
+        return;
+      }
+      const shown = shownResult() ?? {};
+      Object.assign(report, { status: 'sending', message: '' });
+      redraw();
+      try {
+        const answer = await reportWrong(src, {
+          verdict: shown.verdict ?? 'error',
+          score: shown.score,
+          modelVersion: shown.model?.version,
+          label: report.label,
+          note: report.note.trim(),
+          includeImage: report.includeImage,
+        });
+        Object.assign(report, {
+          status: 'sent',
+          id: answer.id,
+          message: `Thank you: report ${answer.id} went to your server${
+            answer.has_image ? ', with the image' : ''
+          }.`,
+        });
+      } catch (error) {
+        Object.assign(report, { status: 'failed', message: error.message });
       }
       redraw();
     },

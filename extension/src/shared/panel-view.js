@@ -6,7 +6,8 @@
 //          browser: { status: 'loading'|'done'|'failed', result?, error?, elapsedMs? },
 //          server: { status: 'idle'|'loading'|'done'|'failed', result?, error? },
 //          serverUse: 'ok'|'privacy'|'unset' }
-// actions: { fullResolution(), close()?, openOptions() }
+//          report: { open, label, note, includeImage, status: 'idle'|'sending'|'sent'|'failed', message?, id? } }
+// actions: { fullResolution(), toggleReport(), sendReport(), close()?, openOptions() }
 
 import {
   badgeText,
@@ -45,7 +46,27 @@ button.full { margin-top: 10px; width: 100%; padding: 7px; border: 0; border-rad
   background: #1a73e8; color: #fff; font: inherit; font-weight: 600; cursor: pointer; }
 button.full:disabled { background: #c5c8ce; cursor: default; }
 a { color: #1a73e8; cursor: pointer; }
+button.report { margin-top: 8px; width: 100%; padding: 6px; border: 1px solid #c5c8ce;
+  border-radius: 6px; background: #fff; color: #1b1b1f; font: inherit; cursor: pointer; }
+button.report:disabled { color: #80868b; cursor: default; }
+.report-form { margin-top: 6px; }
+.report-form fieldset { border: 0; margin: 0; padding: 0; }
+.report-form label { display: block; margin: 2px 0; }
+.report-form textarea { width: 100%; font: inherit; }
+.report-form button.send { margin-top: 6px; padding: 5px 10px; border: 0; border-radius: 6px;
+  background: #1a73e8; color: #fff; font: inherit; cursor: pointer; }
+.report-form button.send:disabled { background: #c5c8ce; cursor: default; }
 `;
+
+const REPORT_LABELS = [
+  ['real', 'It is real'],
+  ['fake', 'It is fake'],
+  ['no_face', 'Not a face'],
+  ['other', 'Other'],
+];
+// the server keeps notes up to this long (backend/reports.py)
+const MAX_NOTE_CHARS = 2000;
+let panelCount = 0; // radio groups need a name of their own per panel
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -236,6 +257,116 @@ function serverSection(state, actions) {
   return el('div', { class: 'server' }, ...parts);
 }
 
+function reportForm(report, actions) {
+  const group = `dfd-report-${(panelCount += 1)}`;
+  const sending = report.status === 'sending';
+  return el(
+    'div',
+    { class: 'report-form', 'data-role': 'report-form' },
+    el(
+      'fieldset',
+      {},
+      el('legend', { class: 'muted', text: 'What is it really?' }),
+      ...REPORT_LABELS.map(([value, text]) =>
+        el(
+          'label',
+          {},
+          el('input', {
+            type: 'radio',
+            name: group,
+            value,
+            'data-report-label': value,
+            checked: report.label === value ? '' : null,
+            onchange: () => {
+              report.label = value;
+            },
+          }),
+          ` ${text}`,
+        ),
+      ),
+    ),
+    el(
+      'label',
+      { class: 'muted' },
+      'Note (optional)',
+      el('textarea', {
+        rows: 2,
+        maxlength: MAX_NOTE_CHARS,
+        'data-role': 'report-note',
+        oninput: (event) => {
+          report.note = event.target.value;
+        },
+      }),
+    ),
+    el(
+      'label',
+      {},
+      el('input', {
+        type: 'checkbox',
+        'data-role': 'report-image',
+        checked: report.includeImage ? '' : null,
+        onchange: (event) => {
+          report.includeImage = event.target.checked;
+        },
+      }),
+      ' Include the image (your server keeps it)',
+    ),
+    el('button', {
+      class: 'send',
+      'data-action': 'send-report',
+      disabled: sending ? '' : null,
+      onclick: () => actions.sendReport(),
+      text: sending ? 'Sending…' : 'Send to your server',
+    }),
+  );
+}
+
+function reportSection(state, actions) {
+  const { report, serverUse } = state;
+  if (serverUse !== 'ok') {
+    // the button stays, and says why it does nothing
+    return el('button', {
+      class: 'report',
+      'data-action': 'report',
+      disabled: '',
+      text:
+        serverUse === 'privacy'
+          ? 'This is wrong: off, this browser never sends anything to a server'
+          : 'This is wrong: reports go to your server; set one in the options',
+    });
+  }
+  const textarea = (form) => form?.querySelector('textarea');
+  const form =
+    report.open && report.status !== 'sent'
+      ? reportForm(report, actions)
+      : null;
+  if (textarea(form)) {
+    textarea(form).value = report.note; // a textarea's value is no attribute
+  }
+  return el(
+    'div',
+    { class: 'report-box' },
+    el('button', {
+      class: 'report',
+      'data-action': 'report',
+      'aria-expanded': String(report.open),
+      disabled: report.status === 'sent' ? '' : null,
+      onclick: () => actions.toggleReport(),
+      text: 'This is wrong',
+    }),
+    form,
+    report.message
+      ? el('p', {
+          class: report.status === 'failed' ? 'warn' : 'muted',
+          'data-role': 'report-status',
+          'data-report-status': report.status,
+          'data-report-id': report.id ?? null,
+          text: report.message,
+        })
+      : null,
+  );
+}
+
 /** Draw the panel for `state` into `container` (replacing what was there). */
 export function renderPanel(container, state, actions) {
   const { browser } = state;
@@ -276,6 +407,9 @@ export function renderPanel(container, state, actions) {
     ),
     body,
     browser.status === 'loading' ? null : serverSection(state, actions),
+    browser.status === 'loading' || !state.report
+      ? null
+      : reportSection(state, actions),
   );
   container.replaceChildren(panel);
   const full = panel.querySelector('[data-kind=full-resolution]');

@@ -1,0 +1,99 @@
+"""The leave-one-source-out report: how runs do on fake sources they never saw.
+
+    python -m training.leave_one_out runs/loso/*.pt --out training/leave_one_out.json
+
+Each run is a state_dict from training.train_gpu with its .json summary
+beside it, which says which fake sources it left out (`--leave-out`). For
+each run, on the crop cache: the AUC of every left-out source's fakes against
+all the split's real faces (val and test), the AUC on the sources it trained
+on (test), and the share of real faces called "fake" at a threshold chosen
+on val (balanced accuracy, as training.calibrate chooses it), by source.
+Scores come from the PyTorch net, so no TensorFlow is needed.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.calibrate import auc_by_source, choose_threshold
+from training.config import TrainConfig
+from training.crops import Crops, load_split
+from training.prepare import cache_path
+from training.torch_model import DeepfakeMobileNetV2
+from training.train_gpu import FAKE, REAL, load_state
+
+SPLITS = ("val", "test")
+
+
+@torch.no_grad()
+def scores_of(net, crops: Crops, batch_size: int = 256) -> np.ndarray:
+    out = []
+    for start in range(0, len(crops.labels), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(crops.images[start:start + batch_size].transpose(0, 3, 1, 2)))
+        out.append(torch.sigmoid(net(x)).numpy())
+    return np.concatenate(out)
+
+
+def report_run(weights: Path, splits: dict) -> dict:
+    summary = json.loads(weights.with_suffix(".json").read_text())
+    left_out = list(summary["config"].get("leave_out", []))
+    net = DeepfakeMobileNetV2()
+    net.load_state_dict(load_state(weights))
+    net.eval()
+    row = {"run": weights.stem, "left_out": left_out, "best_val_auc": summary["best_val_auc"]}
+    scores = {name: scores_of(net, crops) for name, crops in splits.items()}
+    val = splits["val"]
+    seen = ~np.isin(val.sources, left_out) | (val.labels == REAL)
+    threshold = choose_threshold(val.labels[seen], scores["val"][seen])
+    row["threshold"] = threshold
+    for name, crops in splits.items():
+        s, real = scores[name], crops.labels == REAL
+        held = np.isin(crops.sources, left_out) & ~real
+        for source in left_out:
+            m = real | ((crops.sources == source) & ~real)
+            row[f"{name}_heldout_auc_{source}"] = round(float(auc_by_source(crops.labels[m], s[m], crops.sources[m])["auc"]), 4)
+        trained_on = auc_by_source(crops.labels[~held], s[~held], crops.sources[~held])
+        row[f"{name}_seen_auc"] = round(trained_on["auc"], 4)
+        row[f"{name}_seen_auc_by_source"] = {k.removeprefix("auc_"): round(v, 4) for k, v in trained_on.items() if k != "auc"}
+        row[f"{name}_real_called_fake"] = {
+            source: round(float((s[real & (crops.sources == source)] >= threshold).mean()), 4)
+            for source in sorted(set(crops.sources[real].tolist()))
+        }
+        row[f"{name}_fake_caught_heldout"] = round(float((s[held] >= threshold).mean()), 4) if held.any() else None
+    return row
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| run | left out | held-out AUC val | held-out AUC test | seen AUC test | fakes caught (held-out, test) "
+             "| reals called fake (test, worst source) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        held = lambda split: ", ".join(f"{s} {r[f'{split}_heldout_auc_{s}']:.3f}" for s in r["left_out"]) or "-"  # noqa: E731
+        worst = max(r["test_real_called_fake"].items(), key=lambda kv: kv[1])
+        caught = r["test_fake_caught_heldout"]
+        lines.append(f"| {r['run']} | {', '.join(r['left_out']) or 'none'} | {held('val')} | {held('test')} "
+                     f"| {r['test_seen_auc']:.3f} | {'-' if caught is None else f'{caught:.1%}'} "
+                     f"| {worst[1]:.1%} ({worst[0]}) |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    cfg = TrainConfig()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", help="state_dicts written by training.train_gpu (.json beside each)")
+    p.add_argument("--cache", default=str(cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)),
+                   help="face crops from training.prepare")
+    p.add_argument("--out", default=None, help="write the rows as JSON here too")
+    a = p.parse_args(argv)
+    torch.set_grad_enabled(False)
+    splits = {name: load_split(a.cache, name) for name in SPLITS}
+    rows = [report_run(Path(w), splits) for w in a.runs]
+    print(markdown(rows))
+    if a.out:
+        Path(a.out).write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
