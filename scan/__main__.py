@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from scan import inputs, results, runners
@@ -89,7 +90,7 @@ def settings_from_env(model_dir: str | None) -> ScanSettings:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m scan", description=__doc__.split(":", 1)[1].strip())
+    p = argparse.ArgumentParser(prog="python -m scan", description="Score a collection of images, resumably, here or on Ray.")
     p.add_argument("sources", nargs="+", metavar="PATH_OR_LIST",
                    help="a folder (searched recursively for JPEG, PNG, WebP, GIF, BMP), an image, a text file "
                         "with one path or http(s) URL a line (paths relative to the file), or a CSV")
@@ -124,7 +125,10 @@ def main(argv=None) -> int:
     if not items:
         p.error(f"found no images in {', '.join(args.sources)}.")
 
-    out = results.Results(Path(args.out))
+    try:
+        out = results.Results(Path(args.out))
+    except results.ResultsError as e:
+        p.error(str(e))
     skip = out.done(args.retry_errors)
     todo = [item for item in items if item.name not in skip]
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
@@ -133,7 +137,7 @@ def main(argv=None) -> int:
         log(f"scan: {out.unreadable} line(s) of {args.out} are not results rows; left as they are")
 
     progress = Progress(len(todo))
-    interrupted = False
+    interrupted, failed = False, None
     try:
         if todo:
             if args.ray is not None:
@@ -146,6 +150,9 @@ def main(argv=None) -> int:
                 progress.update(row)
     except KeyboardInterrupt:
         interrupted = True
+    except (BrokenProcessPool, RuntimeError) as e:
+        # a worker that died (memory) or could not load the model, or a Ray cluster without workers
+        failed = str(e) or "a worker process died, out of memory or unable to load the model"
     finally:
         progress.close()
         out.close()
@@ -157,9 +164,13 @@ def main(argv=None) -> int:
     elapsed = time.monotonic() - progress.started
     log(f"scan: {progress.done} scored in this run in {_duration(elapsed)} ({progress.rates()[0]:.1f} images/s "
         f"once the model had loaded), {len(scanned)} of {len(items)} in {args.out}")
+    left = len(items) - len(scanned)
     if interrupted:
-        log(f"scan: interrupted; run the same command again to score the {len(items) - len(scanned)} left")
+        log(f"scan: interrupted; run the same command again to score the {left} left")
         return 130
+    if failed:
+        log(f"scan: stopped: {failed}. The rows so far are kept; run the same command again to score the {left} left")
+        return 1
     return 0
 
 

@@ -15,6 +15,10 @@ def key(row: dict) -> str | None:
     return row.get("path") or row.get("url")
 
 
+class ResultsError(ValueError):
+    """The --out file is not a results file this scanner can append to; the message says what to do."""
+
+
 class Results:
     """results.jsonl: the rows already there (the last row of an image wins) and an appender for new ones."""
 
@@ -24,16 +28,17 @@ class Results:
         self.unreadable = 0  # lines that are not rows (edited by hand); kept as they are
         if self.path.exists():
             self._read_and_repair()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        except OSError as e:
+            raise ResultsError(f"Cannot write {self.path} ({e.strerror or e}); choose another --out.") from None
 
     def _read_and_repair(self) -> None:
+        if self.path.is_dir():
+            raise ResultsError(f"{self.path} is a folder; give --out a file name such as results.jsonl.")
         data = self.path.read_bytes()
         end = data.rfind(b"\n") + 1
-        if end < len(data):
-            # a crash mid-write leaves half a line: cut it, so the next row starts on a line of its own
-            with self.path.open("r+b") as f:
-                f.truncate(end)
         for line in data[:end].splitlines():
             if not line.strip():
                 continue
@@ -46,6 +51,13 @@ class Results:
                 self.rows[key(row)] = row
             else:
                 self.unreadable += 1
+        if data.strip() and not self.rows:
+            # never cut or append to a file that holds no rows: it may be a photo or someone's notes
+            raise ResultsError(f"{self.path} is not a results file of this scanner; choose another --out.")
+        if end < len(data):
+            # a crash mid-write leaves half a line: cut it, so the next row starts on a line of its own
+            with self.path.open("r+b") as f:
+                f.truncate(end)
 
     def done(self, retry_errors: bool = False) -> set[str]:
         """The images a rerun skips: all already there, or only those scored without error."""
@@ -53,8 +65,6 @@ class Results:
 
     def append(self, row: dict) -> None:
         """Write one row and flush it: a crash or Ctrl-C loses only images still in flight."""
-        if self._file is None:
-            self._file = self.path.open("a", encoding="utf-8")
         self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
         self._file.flush()
         self.rows[key(row)] = row

@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from scan.inputs import Item
 from scan.worker import ReadError, Scorer, ScanSettings, error_row, read_file
@@ -18,6 +19,7 @@ from scan.worker import ReadError, Scorer, ScanSettings, error_row, read_file
 ACTOR_MAX_RESTARTS = 3
 # ... and the batch it held is tried again once; an image that kills its worker twice becomes an error row
 ACTOR_TASK_RETRIES = 1
+IN_FLIGHT_PER_WORKER = 2  # local batches queued per worker process
 MAX_REPLACED_ACTORS_PER_SLOT = 2  # actors dead for good are replaced; past this the cluster is not fit to scan
 
 _process_scorer: Scorer | None = None  # a local worker process's model
@@ -25,20 +27,32 @@ _in_process: dict[str, Scorer] = {}  # --workers 1 scores in this process: each 
 
 
 def _init_local_worker(settings: ScanSettings, threads: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
     global _process_scorer
     _process_scorer = Scorer(settings, threads)
 
 
-def _score_local(item: Item) -> dict:
-    return _process_scorer.row(item)
+def _score_local(batch: list[Item]) -> list[dict]:
+    return [_process_scorer.row(item) for item in batch]
+
+
+def _batches(items: Iterable[Item], size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def run_local(items: list[Item], settings: ScanSettings, workers: int, chunk: int,
               threads: int | None = None, in_process: bool | None = None) -> Iterator[dict]:
     """Score on this machine: `workers` processes, each with the model loaded once, the cores shared out.
 
-    One worker scores in this process (in_process=False starts a process for it all the same).
+    One worker scores in this process (in_process=False starts a process for it all the same). A worker
+    that dies (out of memory) or cannot load the model stops the scan with BrokenProcessPool.
     """
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     if in_process is None:
@@ -51,13 +65,26 @@ def run_local(items: list[Item], settings: ScanSettings, workers: int, chunk: in
             yield scorer.row(item)
         return
     # spawn, not fork: TensorFlow must start in each worker, never be copied from a parent
-    pool = multiprocessing.get_context("spawn").Pool(workers, _init_local_worker, (settings, threads))
+    pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), _init_local_worker, (settings, threads))
+    batches = _batches(items, chunk)
+    pending = set()
     try:
-        yield from pool.imap_unordered(_score_local, items, chunksize=chunk)
-        pool.close()
+        while True:
+            # IN_FLIGHT_PER_WORKER batches queued per worker: none idles, and a Ctrl-C loses little
+            while len(pending) < workers * IN_FLIGHT_PER_WORKER and (batch := next(batches, None)) is not None:
+                pending.add(pool.submit(_score_local, batch))
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield from future.result()
     finally:
-        pool.terminate()
-        pool.join()
+        for future in pending:
+            future.cancel()
+        # Ctrl-C or an error: end the workers now rather than after their batches
+        for process in list((pool._processes or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class ScanActor:

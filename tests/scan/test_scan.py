@@ -1,7 +1,8 @@
 """The batch scanner: inputs, rows like the API's, bad files as error rows, resuming, URLs, Ray.
 
-Local runs use --workers 1, which scores in the test process with the model
-loaded once; the Ray test starts a 2-CPU Ray instance here and stops it.
+The collection is scanned once as a user would (2 worker processes); the other
+local runs use --workers 1, which scores in the test process with the model
+loaded once. The Ray test starts a 2-CPU Ray instance here and stops it.
 """
 
 from __future__ import annotations
@@ -61,10 +62,10 @@ def collection(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def scanned(collection, tmp_path_factory):
-    """One local scan of the collection: (results path, CSV path, exit code)."""
+    """One local scan of the collection with 2 worker processes: (results path, CSV path, exit code)."""
     out_dir = tmp_path_factory.mktemp("out")
     out, summary = out_dir / "results.jsonl", out_dir / "summary.csv"
-    code = main([str(collection), "--out", str(out), "--csv", str(summary), "--workers", "1"])
+    code = main([str(collection), "--out", str(out), "--csv", str(summary), "--workers", "2", "--chunk", "2"])
     return out, summary, code
 
 
@@ -117,6 +118,26 @@ def test_inputs_that_are_not_lists_say_what_to_give(tmp_path, capsys, file_name,
     assert stop.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "r.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("existing", "message"),
+    [
+        ((FIXTURES / "photos/portrait_grace_hopper.jpg").read_bytes(), "is not a results file"),
+        (b"my notes\nabout photos", "is not a results file"),
+        (None, "is a folder"),
+    ],
+)
+def test_an_out_file_that_holds_no_results_is_left_alone(collection, tmp_path, capsys, existing, message):
+    out = tmp_path / "results.jsonl"
+    if existing is None:
+        out.mkdir()
+    else:
+        out.write_bytes(existing)
+    with pytest.raises(SystemExit) as stop:
+        main([str(collection / "faces"), "--out", str(out), "--workers", "1"])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert existing is None or out.read_bytes() == existing  # not cut, not appended to
 
 
 # ---- a local scan ---------------------------------------------------------------------------------
@@ -187,6 +208,18 @@ def test_retry_errors_scores_fixed_files_again(tmp_path, capsys):
     latest = {r["path"]: r for r in read_rows(out)}
     assert latest[str(folder / "bad/truncated.jpg")]["verdict"] == "real"
     assert latest[str(folder / "bad/empty.jpg")]["error"] == "The image is empty."
+
+
+def test_workers_that_cannot_load_the_model_stop_the_scan_with_a_message(collection, tmp_path, capsys):
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    (broken / "deepfake_classifier.keras").write_bytes(b"")
+    out = tmp_path / "results.jsonl"
+    code = main([str(collection / "faces"), "--out", str(out), "--workers", "2", "--model-dir", str(broken)])
+    assert code == 1
+    assert "scan: stopped:" in capsys.readouterr().err
+    assert not out.exists() or out.read_text() == ""
 
 
 # ---- URLs -----------------------------------------------------------------------------------------
