@@ -87,8 +87,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             always_send=False,
         )
 
-    from backend import api, db, errors, game, limits, model, pages, reports
+    from backend import api, db, errors, game, limits, model, pages, provenance, reports
 
+    # a trust list that cannot be read stops the server at start, not at the first signed upload
+    provenance.trust_anchors(app.config["C2PA_TRUST_ANCHORS"])
     model.init_app(app)
     db.init_app(app)
     limits.init_app(app)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from backend import fetch
+from backend import fetch, provenance
 from backend.model import get_classifier, get_explainer
 from scoring.explain import overlay_png, png_data_url
 from scoring.answer import answer
@@ -88,6 +88,8 @@ def score():
         abort(415, str(e))
     except ImageError as e:
         abort(422, str(e))
+    # what the file declares is read beside the pixel verdict, never folded into it
+    out["provenance"] = provenance.read(data, provenance.trust_anchors(current_app.config["C2PA_TRUST_ANCHORS"]))
     if explain and result.faces:
         crops = [classifier.crop(rgb, Face(f.box, f.detector_confidence)) for f in result.faces]
         heats = get_explainer()(crops)

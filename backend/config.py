@@ -75,6 +75,9 @@ SETTINGS = (
             "longest a URL fetch may take, redirects included"),
     Setting("FETCH_MAX_MB", 20.0, parse_positive_float,
             "largest image URL mode downloads; bigger ones get 413"),
+    Setting("C2PA_TRUST_ANCHORS", "", str,
+            "PEM file of the C2PA signing roots to trust (e.g. the C2PA trust list); empty: Content Credentials "
+            "whose signature checks out are reported as signed by an untrusted signer"),
     Setting("WORKERS", 2, parse_positive_int,
             "gunicorn worker processes; each loads its own copy of the model and needs about 1 GB of memory"),
     Setting("TF_THREADS", 0, int,

@@ -14,6 +14,7 @@ BENCHMARKS = {
     "backend": "benchmarks.backend_latency",
     "browser": "benchmarks.browser",
     "scan": "benchmarks.scan",
+    "provenance": "benchmarks.provenance",
 }
 
 

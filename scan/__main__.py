@@ -86,6 +86,7 @@ def settings_from_env(model_dir: str | None) -> ScanSettings:
         fetch_timeout_s=server["FETCH_TIMEOUT_S"],
         fetch_max_bytes=int(server["FETCH_MAX_MB"] * 1_000_000),
         file_max_bytes=int(server["MAX_UPLOAD_MB"] * 1_000_000),
+        c2pa_trust_anchors=str(Path(server["C2PA_TRUST_ANCHORS"]).resolve()) if server["C2PA_TRUST_ANCHORS"] else "",
     )
 
 
@@ -115,6 +116,12 @@ def main(argv=None) -> int:
     from scoring.classifier import CONFIG_FILE, MODEL_FILE
 
     settings = settings_from_env(args.model_dir)
+    try:
+        from backend import provenance
+
+        provenance.trust_anchors(settings.c2pa_trust_anchors)  # a bad file is said now, not once per image
+    except ValueError as e:
+        p.error(str(e))
     model = Path(settings.model_dir)
     if not (model / CONFIG_FILE).is_file() or not (model / MODEL_FILE).is_file():
         p.error(f"{model} needs {MODEL_FILE} and {CONFIG_FILE}; point --model-dir at the shipped_model folder.")

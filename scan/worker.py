@@ -17,6 +17,7 @@ class ScanSettings:
     fetch_timeout_s: float
     fetch_max_bytes: int
     file_max_bytes: int  # the server's upload limit, so a file scores here exactly when the server would take it
+    c2pa_trust_anchors: str = ""  # PEM file of trusted Content Credentials signers (DFD_C2PA_TRUST_ANCHORS)
 
 
 class ReadError(Exception):
@@ -75,6 +76,7 @@ class Scorer:
 
     def row(self, item: Item, data: bytes | None = None) -> dict:
         """The results row for one image; every failure becomes an error row, never an exception."""
+        from backend import provenance
         from scoring.answer import answer
         from scoring.faces import ImageError
 
@@ -82,6 +84,8 @@ class Scorer:
             if data is None:
                 data = self.fetch(item)
             _, _, out = answer(self.classifier, data)
+            # what the file declares, read beside the pixel verdict as the API does
+            out["provenance"] = provenance.read(data, provenance.trust_anchors(self.settings.c2pa_trust_anchors))
         except (ReadError, ImageError) as e:
             return error_row(item, str(e))
         except Exception as e:  # noqa: BLE001 - one odd image must not stop a scan of millions

@@ -27,4 +27,4 @@ for recipe in ${RECIPES:-new old}; do
         runs+=("$out")
     done
 done
-exec .venv/bin/python -m training.leave_one_out "${runs[@]}" --out runs/loso/leave_one_out.json
+exec .venv/bin/python -m training.leave_one_out "${runs[@]}" --shipped shipped_model --out runs/loso/leave_one_out.json

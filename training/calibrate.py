@@ -16,14 +16,17 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 def auc_by_source(labels: np.ndarray, scores: np.ndarray, sources: np.ndarray) -> dict:
     """ROC AUC overall (`auc`) and per source (`auc_<source>`), as training logs it.
 
-    A source with fakes only (sdfd, genphotos) is scored against all the real faces given.
+    A source with fakes only (sdfd, genphotos) is scored against all the real faces given;
+    one with reals only is skipped.
     """
     from sklearn.metrics import roc_auc_score
 
     metrics = {"auc": float(roc_auc_score(labels, scores))}
     for source in sorted(set(sources.tolist())):
         m = sources == source
-        if len(set(labels[m].tolist())) < 2:  # a fake-only source is ranked against every real face
+        if not labels[m].any():  # reals only (their fakes left out): nothing to rank
+            continue
+        if labels[m].all():  # a fake-only source is ranked against every real face
             m = m | (labels == 0)
         metrics[f"auc_{source}"] = float(roc_auc_score(labels[m], scores[m]))
     return metrics

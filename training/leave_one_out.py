@@ -37,14 +37,30 @@ def scores_of(net, crops: Crops, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(out)
 
 
-def report_run(weights: Path, splits: dict) -> dict:
+def torch_run(weights: Path) -> tuple[str, list, dict, callable]:
+    """A train_gpu run: its name, left-out sources, summary and scorer."""
     summary = json.loads(weights.with_suffix(".json").read_text())
-    left_out = list(summary["config"].get("leave_out", []))
     net = DeepfakeMobileNetV2()
     net.load_state_dict(load_state(weights))
     net.eval()
-    row = {"run": weights.stem, "left_out": left_out, "best_val_auc": summary["best_val_auc"]}
-    scores = {name: scores_of(net, crops) for name, crops in splits.items()}
+    return weights.stem, list(summary["config"].get("leave_out", [])), summary, lambda crops: scores_of(net, crops)
+
+
+def shipped_run(model_dir: Path, sources: set) -> tuple[str, list, dict, callable]:
+    """A packaged model: the fake sources its recipe never named count as left out."""
+    from scoring.classifier import Classifier
+
+    classifier = Classifier(model_dir)
+    trained_on = set(classifier.config["train_config"]["source_weights"])
+    summary = {"best_val_auc": classifier.config.get("val_metrics", {}).get("auc")}
+    return (f"{classifier.name} {classifier.version}", sorted(sources - trained_on), summary,
+            lambda crops: classifier.score_crops(crops.images))
+
+
+def report_run(run: tuple, splits: dict) -> dict:
+    name, left_out, summary, score = run
+    row = {"run": name, "left_out": left_out, "best_val_auc": summary["best_val_auc"]}
+    scores = {split: score(crops) for split, crops in splits.items()}
     val = splits["val"]
     seen = ~np.isin(val.sources, left_out) | (val.labels == REAL)
     threshold = choose_threshold(val.labels[seen], scores["val"][seen])
@@ -82,14 +98,18 @@ def markdown(rows: list[dict]) -> str:
 def main(argv=None):
     cfg = TrainConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", help="state_dicts written by training.train_gpu (.json beside each)")
+    p.add_argument("runs", nargs="*", help="state_dicts written by training.train_gpu (.json beside each)")
+    p.add_argument("--shipped", nargs="*", default=[],
+                   help="packaged model folders (e.g. shipped_model) to report beside the runs")
     p.add_argument("--cache", default=str(cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)),
                    help="face crops from training.prepare")
     p.add_argument("--out", default=None, help="write the rows as JSON here too")
     a = p.parse_args(argv)
     torch.set_grad_enabled(False)
     splits = {name: load_split(a.cache, name) for name in SPLITS}
-    rows = [report_run(Path(w), splits) for w in a.runs]
+    sources = set(splits["val"].sources[splits["val"].labels == FAKE].tolist())
+    runs = [shipped_run(Path(d), sources) for d in a.shipped] + [torch_run(Path(w)) for w in a.runs]
+    rows = [report_run(run, splits) for run in runs]
     print(markdown(rows))
     if a.out:
         Path(a.out).write_text(json.dumps(rows, indent=2) + "\n")

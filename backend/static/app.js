@@ -44,6 +44,7 @@ function clearResult() {
   shown = null;
   resetReport();
   facesList.replaceChildren();
+  document.getElementById('provenance').replaceChildren();
   figure.querySelectorAll('.box').forEach((box) => box.remove());
 }
 
@@ -79,10 +80,71 @@ function listFace(face, index) {
   facesList.append(item);
 }
 
+// "What the file says": one line per thing the file declares, never mixed into the score
+const CREDENTIAL_STATES = {
+  none: 'none',
+  trusted: 'present, signed by a trusted signer',
+  valid: 'present, signature valid',
+  untrusted: 'present, signature valid but the signer is on no trust list this server knows',
+  invalid: 'present but invalid: the file changed after signing, or the signature fails',
+  unreadable: 'present but could not be read',
+};
+
+function provenanceLines(p) {
+  const lines = [];
+  const cc = p.content_credentials;
+  const signer = cc.signer ? ` (signed by ${cc.signer})` : '';
+  lines.push(['credentials', `Content Credentials: ${CREDENTIAL_STATES[cc.state]}${signer}`]);
+  if (cc.claim_generator) lines.push(['claim-generator', `Written by: ${cc.claim_generator}`]);
+  for (const action of cc.actions) {
+    const software = action.software ? ` (${action.software})` : '';
+    lines.push(['action', `Action: ${action.description}${software}`]);
+  }
+  cc.problems.forEach((problem) => lines.push(['problem', problem]));
+  if (p.declared_source) {
+    lines.push(['source', `Declared source (IPTC): ${p.declared_source.description}`]);
+  }
+  if (p.generator) {
+    const { tool, model, prompt } = p.generator;
+    lines.push(['generator', `Generator settings: ${tool}` + (model ? `, model ${model}` : '') +
+      (prompt ? `, prompt "${prompt}"` : '')]);
+  }
+  if (p.camera) {
+    lines.push(['camera', `Camera: ${[p.camera.make, p.camera.model].filter(Boolean).join(' ')}`]);
+  }
+  if (p.software) lines.push(['software', `Software: ${p.software}`]);
+  if (p.nothing_declared) lines.push(['nothing', 'Nothing declared.']);
+  p.problems.forEach((problem) => lines.push(['problem', problem]));
+  lines.push(['note', p.note]);
+  return lines;
+}
+
+function renderProvenance(p) {
+  const list = document.getElementById('provenance');
+  list.replaceChildren(
+    ...provenanceLines(p).map(([kind, text]) => {
+      const item = document.createElement('li');
+      item.dataset.kind = kind;
+      item.textContent = text;
+      return item;
+    }),
+  );
+}
+
 function render(body) {
   const summary = document.getElementById('summary');
-  summary.textContent = VERDICT_TEXT[body.verdict];
-  summary.className = body.verdict;
+  const pixels = document.getElementById('pixel-verdict');
+  const declared = body.provenance?.declares_ai;
+  // a file that declares itself AI-made says so first; the pixel verdict stays, under it
+  summary.textContent = declared ? 'AI-made (declared by the file)' : VERDICT_TEXT[body.verdict];
+  summary.className = declared ? 'declared' : body.verdict;
+  pixels.hidden = !declared;
+  pixels.textContent = declared
+    ? `Pixel verdict: ${VERDICT_TEXT[body.verdict]}` +
+      (body.score === null ? '' : `, ${percent(body.score)} likely fake`) +
+      ` (declared by ${body.provenance.declared_by.join(', ')})`
+    : '';
+  if (body.provenance) renderProvenance(body.provenance);
   const faces = body.faces.length === 1 ? '1 face' : `${body.faces.length} faces`;
   document.getElementById('details').textContent =
     `${faces} in a ${body.image.width}×${body.image.height} image, ` +

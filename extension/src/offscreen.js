@@ -12,6 +12,7 @@ import {
   imageVerdict,
   verdictFor,
 } from './lib/scorer.js';
+import { readProvenance } from './lib/provenance.js';
 import {
   BackendError,
   scoreOnBackend,
@@ -154,11 +155,17 @@ async function scoreInBrowser(image, urgent) {
   const fetched = performance.now();
   return scoreQueue.run(
     async () => {
+      // what the file declares, from the same bytes; never part of the score
+      const readStarted = performance.now();
+      const provenance = await readProvenance(await blob.arrayBuffer());
+      const provenanceMs = performance.now() - readStarted;
       const scored = await scorer.scoreImage(await decodeImage(blob));
       return {
         ...scored,
+        provenance,
         timings: {
           ...scored.timings,
+          provenanceMs,
           fetchMs: fetched - started,
           totalMs: performance.now() - started,
         },
@@ -193,6 +200,7 @@ function browserResult(scored, scorer, settings) {
     tfBackend: scorer.backend,
     tfThreads: scorer.threads,
     timings: scored.timings,
+    provenance: scored.provenance,
   };
 }
 
@@ -209,6 +217,8 @@ function serverResult(answer, browser) {
     model: answer.model,
     elapsedMs: answer.elapsed_ms,
     browser: browser && { verdict: browser.verdict, score: browser.score },
+    // the server validates Content Credentials; the browser only summarises them
+    provenance: answer.provenance ?? browser?.provenance ?? null,
   };
 }
 

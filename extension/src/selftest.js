@@ -1,10 +1,12 @@
-// The scoring self-test page: runs lib/scorer.js, the code the offscreen
-// document uses, on image URLs and reports plain JSON. The parity test calls
-// window.selftest from Selenium; a person can pass ?urls=...&backend=...
+// The scoring self-test page: runs lib/scorer.js and lib/provenance.js, the
+// code the offscreen document uses, on image URLs and reports plain JSON. The
+// parity tests call window.selftest from Selenium; a person can pass
+// ?urls=...&backend=...
 // (&threads=1 for single-threaded wasm).
 
 import * as tf from '@tensorflow/tfjs';
 
+import { readProvenance } from './lib/provenance.js';
 import {
   createScorer,
   decodeImage,
@@ -65,9 +67,22 @@ async function score(url) {
   };
 }
 
+/** What the file at `url` declares, read as the offscreen document reads it, and how long that took. */
+async function provenance(url) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`${url} answered ${response.status}`);
+  }
+  const bytes = await response.arrayBuffer();
+  const started = performance.now();
+  const read = await readProvenance(bytes);
+  return { provenance: read, ms: performance.now() - started };
+}
+
 window.selftest = {
   load,
   score,
+  provenance,
   // live tensors: scoring must leave none behind
   tensors: () => Promise.resolve(tf.memory().numTensors),
   verdictFor: ([s, threshold, band]) =>

@@ -823,6 +823,99 @@ def test_privacy_switch_keeps_every_request_from_the_backend(browser, sites, too
     assert backend.requests_seen() == before
 
 
+# ---------------------------------------------------------------- what the file says
+
+READ_PROVENANCE = """
+const host = document.querySelector('dfd-overlay');
+const root = host && host.shadowRoot;
+const panel = root && root.querySelector('[data-dfd-panel]');
+const badge = root && [...root.querySelectorAll('.badge')].find(b => !b.hidden);
+return {
+  mark: badge ? badge.dataset.provenance : null,
+  markText: badge && badge.querySelector('.mark') ? badge.querySelector('.mark').textContent : null,
+  declared: panel && panel.querySelector('[data-role=declared]') ? panel.querySelector('[data-role=declared]').textContent : null,
+  verdict: panel && panel.querySelector('.answer .verdict') ? panel.querySelector('.answer .verdict').textContent : null,
+  lines: panel ? [...panel.querySelectorAll('[data-role=provenance] li')].map(li => [li.dataset.kind, li.textContent]) : [],
+  search: panel ? [...panel.querySelectorAll('[data-role=image-search] a')].map(a => [a.dataset.site, a.href, a.target, a.rel]) : [],
+  searchNote: panel && panel.querySelector('[data-role=image-search] .muted') ? panel.querySelector('[data-role=image-search] .muted').textContent : null,
+};
+"""
+
+# fixture, badge mark, lines the panel shows (kind: phrase)
+PROVENANCE_PANEL = [
+    ("c2pa_signed.jpg", "ai", {
+        "credentials": "Content Credentials: present (summarised in this browser",
+        "claim-generator": "Written by: Deepfake check test fixtures 1.0",
+        "action": "Action: created by a generative AI model (Test image generator)"}),
+    ("c2pa_tampered.jpg", "ai", {"credentials": "Content Credentials: present"}),
+    ("a1111_parameters.png", "ai", {
+        "generator": "Generator settings: Stable Diffusion web UI (AUTOMATIC1111) v1.7.0, model sd_xl_base_1.0, "
+                     'prompt "portrait of an admiral'}),
+    ("comfyui_prompt.png", "ai", {"generator": "Generator settings: ComfyUI, model flux1-dev-fp8.safetensors"}),
+    ("iptc_ai.jpg", "ai", {"source": "Declared source (IPTC): created by a generative AI model",
+                           "software": "Software: Made with Google AI"}),
+    ("camera_exif.jpg", "", {"camera": "Camera: Canon Canon EOS 5D Mark IV", "credentials": "Content Credentials: none"}),
+    ("none.jpg", "", {"nothing": "Nothing declared."}),
+]
+
+
+def provenance_page(sites, name: str, src: str) -> str:
+    return sites.add_page(f"provenance-{name}.html", page(
+        "What the file says", f"<img id='p' src='{src}'>", "img{width:256px;height:300px}"))
+
+
+@pytest.mark.parametrize(("name", "mark", "lines"), PROVENANCE_PANEL, ids=[row[0] for row in PROVENANCE_PANEL])
+def test_panel_and_badge_say_what_the_file_declares(browser, sites, tools, name, mark, lines):
+    driver = browser.driver
+    src = f"{sites.images}provenance/{name}"
+    driver.get(provenance_page(sites, name, src))
+    wait_for_verdicts(driver, ["p"])
+    assert context_menu_click(tools, src) == "panel"
+    wait_for_panel(driver, lambda p: p["state"] == "done")
+    seen = driver.execute_script(READ_PROVENANCE)
+    assert seen["mark"] == mark and seen["markText"] == ({"ai": "AI"}.get(mark)), seen
+    if mark == "ai":
+        # declared AI comes first, whatever the pixels say; the pixel verdict stays under it
+        assert seen["declared"] == "AI-made (declared by the file)", seen
+        assert seen["verdict"].startswith("Pixel verdict: "), seen
+    else:
+        assert seen["declared"] is None and not seen["verdict"].startswith("Pixel verdict"), seen
+    shown = {}
+    for kind, text in seen["lines"]:
+        shown.setdefault(kind, []).append(text)
+    for kind, phrase in lines.items():
+        assert any(phrase in text for text in shown.get(kind, [])), (kind, seen["lines"])
+    assert "not evidence of a real photo" in shown["note"][0]
+    # reverse search: four sites, each opened with this image's URL in a new tab, only on a click
+    encoded = quote(src, safe="")
+    assert [s[0] for s in seen["search"]] == ["Google Lens", "TinEye", "Bing", "Yandex"], seen
+    assert all(encoded in href and target == "_blank" and "noreferrer" in rel
+               for _, href, target, rel in seen["search"]), seen["search"]
+    assert "sends it this image's URL" in seen["searchNote"]
+
+
+def test_no_image_search_for_inline_images_or_with_the_privacy_switch_on(browser, sites, tools):
+    driver = browser.driver
+    src = f"{sites.images}provenance/iptc_ai.jpg?private"
+    set_settings(tools, neverSendImages=True)
+    driver.get(provenance_page(sites, "private", src))
+    wait_for_verdicts(driver, ["p"])
+    assert context_menu_click(tools, src) == "panel"
+    wait_for_panel(driver, lambda p: p["state"] == "done")
+    seen = driver.execute_script(READ_PROVENANCE)
+    assert seen["search"] == [] and seen["declared"] == "AI-made (declared by the file)", seen
+
+    set_settings(tools, neverSendImages=False)
+    inline = "data:image/jpeg;base64," + base64.b64encode((FIXTURES / "provenance" / "iptc_ai.jpg").read_bytes()).decode()
+    driver.get(provenance_page(sites, "inline", inline))
+    wait_for_verdicts(driver, ["p"])
+    assert context_menu_click(tools, inline) == "panel"
+    wait_for_panel(driver, lambda p: p["state"] == "done")
+    seen = driver.execute_script(READ_PROVENANCE)
+    # the inline bytes are read all the same; only the search links need a URL a site can fetch
+    assert seen["search"] == [] and seen["declared"] == "AI-made (declared by the file)", seen
+
+
 def test_this_is_wrong_sends_a_report_to_the_users_server_only(browser, sites, tools, backend):
     driver = browser.driver
     auth = {"Authorization": f"Bearer {TOKEN}"}

@@ -170,6 +170,15 @@ def test_rows_carry_the_scoring_servers_answer(scanned):
         assert {k: v for k, v in row.items() if k not in drop} == {k: v for k, v in answer.items() if k not in drop}
 
 
+@pytest.mark.parametrize(("fixture", "declares_ai"), [("iptc_ai.jpg", True), ("camera_exif.jpg", False)])
+def test_rows_say_what_the_file_declares(tmp_path, fixture, declares_ai):
+    out = tmp_path / "results.jsonl"
+    assert main([str(FIXTURES / "provenance" / fixture), "--out", str(out), "--workers", "1"]) == 0
+    (row,) = read_rows(out)
+    assert row["error"] is None
+    assert row["provenance"]["declares_ai"] is declares_ai
+
+
 def test_csv_summary_and_counts_table(scanned, collection, capsys):
     out, summary, _ = scanned
     with summary.open() as f:

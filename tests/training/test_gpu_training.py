@@ -251,3 +251,36 @@ def test_a_run_is_as_long_as_its_kind_needs(flags, epochs):
 
     _, args = parse_args(["--weights", "random", *flags])
     assert args.epochs == epochs
+
+
+def test_a_left_out_source_is_scored_but_never_trained_on_nor_chosen_by(tmp_path, monkeypatch):
+    """--leave-out: the run never draws the source's fakes, logs its held-out AUC apart from the
+    AUC that chooses the epoch, and training.leave_one_out reports it on val and test."""
+    from training import leave_one_out, train_gpu
+
+    cache = fixture_cache(tmp_path)
+    drawn = []
+    real_item_weights = train_gpu.item_weights
+
+    def recording(labels, sources, cfg):
+        weights = real_item_weights(labels, sources, cfg)
+        drawn.extend(set(sources[(weights > 0) & (labels == train_gpu.FAKE)].tolist()))
+        return weights
+
+    monkeypatch.setattr(train_gpu, "item_weights", recording)
+    out = tmp_path / "loso" / "net.pt"
+    train_gpu.main([
+        "--cache", str(cache), "--weights", "random", "--out", str(out), "--leave-out", "stylegan_ffhq",
+        "--epochs", "1", "--samples-per-epoch", "16", "--batch-size", "8", "--warmup-steps", "1", "--workers", "0",
+    ])
+    assert "stylegan_ffhq" not in drawn and {"dfdc", "self_blend", "reconstruction"} <= set(drawn)
+    row = json.loads(out.with_suffix(".log").read_text().splitlines()[0])
+    assert "val_heldout_auc_stylegan_ffhq" in row and "val_auc_stylegan_ffhq" not in row
+    assert "val_synthetic_auc_self_blend" in row
+
+    leave_one_out.main([str(out), "--cache", str(cache), "--out", str(tmp_path / "report.json")])
+    [report] = json.loads((tmp_path / "report.json").read_text())
+    assert report["left_out"] == ["stylegan_ffhq"]
+    assert 0 <= report["test_heldout_auc_stylegan_ffhq"] <= 1
+    assert set(report["test_seen_auc_by_source"]) == {"dfdc", "lfw_faceswap"}
+    assert set(report["val_real_called_fake"]) == {"dfdc", "lfw_faceswap", "stylegan_ffhq"}

@@ -5,7 +5,12 @@
 // style sheets, element.style), which a page's CSP does not block.
 
 import { PANEL_CSS, renderPanel } from '../shared/panel-view.js';
-import { badgeText, badgeTitle } from '../shared/results.js';
+import {
+  badgeText,
+  badgeTitle,
+  MARK_TEXT,
+  provenanceMark,
+} from '../shared/results.js';
 
 // the host's tag: a custom-element name, so it takes a shadow root
 const HOST_TAG = 'dfd-overlay';
@@ -31,6 +36,8 @@ const OVERLAY_CSS = `
 .badge[data-verdict=uncertain] { background: #a05a00; }
 .badge[data-verdict=no-face] { background: #546e7a; }
 .badge[data-verdict=error] { background: #6d4c41; }
+.badge .mark { margin-left: 5px; padding: 0 4px; border-radius: 6px;
+  background: #fff; color: #6a1b9a; font-size: 10px; }
 .panel-slot { position: absolute; left: 0; top: 0; pointer-events: auto; }
 .panel-slot[hidden] { display: none; }
 ${PANEL_CSS}
@@ -101,6 +108,15 @@ export class Overlay {
     badge.dataset.verdict = result?.verdict ?? 'scanning';
     badge.dataset.source = result?.source ?? '';
     badge.textContent = badgeText(result);
+    // a small mark when the file declares AI or carries Content Credentials
+    const mark = provenanceMark(result);
+    badge.dataset.provenance = mark;
+    if (mark) {
+      const span = document.createElement('span');
+      span.className = 'mark';
+      span.textContent = MARK_TEXT[mark];
+      badge.append(span);
+    }
     badge.title = badgeTitle(result);
     this.place(img, badge);
   }

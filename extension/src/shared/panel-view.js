@@ -11,9 +11,12 @@
 
 import {
   badgeText,
+  DECLARED_AI_TEXT,
   fallbackReasonText,
+  imageSearchLinks,
   modelText,
   percent,
+  provenanceLines,
 } from './results.js';
 
 export const PANEL_CSS = `
@@ -46,6 +49,13 @@ button.full { margin-top: 10px; width: 100%; padding: 7px; border: 0; border-rad
   background: #1a73e8; color: #fff; font: inherit; font-weight: 600; cursor: pointer; }
 button.full:disabled { background: #c5c8ce; cursor: default; }
 a { color: #1a73e8; cursor: pointer; }
+.declared { font-size: 18px; font-weight: 700; color: #6a1b9a; }
+.declared + .verdict { font-size: 13px; }
+.provenance h4, .search h4 { margin: 8px 0 2px; font-size: 13px; }
+.provenance ul { margin: 0; padding-left: 18px; }
+.provenance li[data-kind=problem] { color: #a05a00; }
+.provenance li[data-kind=note] { list-style: none; margin-left: -18px; color: #5f6368; font-size: 12px; }
+.search a { margin-right: 8px; }
 button.report { margin-top: 8px; width: 100%; padding: 6px; border: 1px solid #c5c8ce;
   border-radius: 6px; background: #fff; color: #1b1b1f; font: inherit; cursor: pointer; }
 button.report:disabled { color: #80868b; cursor: default; }
@@ -145,11 +155,62 @@ function sourceLine(result, elapsedMs) {
   }${ms === undefined ? '' : `, ${Math.round(ms)} ms`}).`;
 }
 
+/** "What the file says": one line per thing the file declares. */
+function provenanceSection(provenance) {
+  if (!provenance) {
+    return null;
+  }
+  return el(
+    'div',
+    { class: 'provenance', 'data-role': 'provenance' },
+    el('h4', { text: 'What the file says' }),
+    el(
+      'ul',
+      {},
+      ...provenanceLines(provenance).map(([kind, text]) =>
+        el('li', { 'data-kind': kind, text }),
+      ),
+    ),
+  );
+}
+
+/** Reverse image search links: http(s) images only, and never with the privacy switch on. */
+function searchSection(state) {
+  const links = imageSearchLinks(state.srcUrl);
+  if (state.serverUse === 'privacy' || !links.length) {
+    return null;
+  }
+  return el(
+    'div',
+    { class: 'search', 'data-role': 'image-search' },
+    el('h4', { text: 'Search this image elsewhere' }),
+    el(
+      'div',
+      {},
+      ...links.map(([name, href]) =>
+        el('a', {
+          href,
+          target: '_blank',
+          rel: 'noopener noreferrer',
+          'data-site': name,
+          text: name,
+        }),
+      ),
+    ),
+    el('div', {
+      class: 'muted',
+      text: "A click opens that site in a new tab and sends it this image's URL.",
+    }),
+  );
+}
+
 function answer(srcUrl, result, { elapsedMs, kind = 'check' } = {}) {
   const faces = result.faces ?? [];
   const verdictText = `${VERDICT_WORDS[result.verdict] ?? result.verdict}${
     typeof result.score === 'number' ? ` · ${percent(result.score)} fake` : ''
   }`;
+  // a file that declares itself AI-made says so first; the pixel verdict stays, under it
+  const declared = result.provenance?.declares_ai;
   return el(
     'section',
     {
@@ -161,10 +222,17 @@ function answer(srcUrl, result, { elapsedMs, kind = 'check' } = {}) {
       'data-faces': faces.length,
       'data-elapsed-ms': elapsedMs === undefined ? null : Math.round(elapsedMs),
     },
+    declared
+      ? el('div', {
+          class: 'declared',
+          'data-role': 'declared',
+          text: DECLARED_AI_TEXT,
+        })
+      : null,
     el('div', {
       class: 'verdict',
       'data-verdict': result.verdict,
-      text: verdictText,
+      text: declared ? `Pixel verdict: ${verdictText}` : verdictText,
     }),
     el('div', { class: 'muted', text: sourceLine(result, elapsedMs) }),
     result.error ? el('div', { class: 'warn', text: result.error }) : null,
@@ -204,6 +272,7 @@ function answer(srcUrl, result, { elapsedMs, kind = 'check' } = {}) {
           ),
         )
       : null,
+    provenanceSection(result.provenance),
   );
 }
 
@@ -407,6 +476,7 @@ export function renderPanel(container, state, actions) {
     ),
     body,
     browser.status === 'loading' ? null : serverSection(state, actions),
+    browser.status === 'loading' ? null : searchSection(state),
     browser.status === 'loading' || !state.report
       ? null
       : reportSection(state, actions),

@@ -93,6 +93,10 @@ export function badgeTitle(result) {
       `Asked the server because ${fallbackReasonText(result.fallback.reason)}: ${result.fallback.message}`,
     );
   }
+  const mark = provenanceMark(result);
+  if (mark) {
+    lines.push(MARK_TITLE[mark]);
+  }
   return lines.join('\n');
 }
 
@@ -101,4 +105,115 @@ export function modelText(model) {
     return 'model unknown';
   }
   return model.version ? `${model.name} ${model.version}` : model.name;
+}
+
+// ---------------------------------------------------------------- provenance
+// What the file says about itself (result.provenance: the server's object, or
+// the browser's, which leaves the signature unchecked): shown beside the
+// verdict, never mixed into it.
+
+export const DECLARED_AI_TEXT = 'AI-made (declared by the file)';
+
+const CREDENTIAL_STATES = {
+  none: 'none',
+  present:
+    'present (summarised in this browser; a full-resolution check on your server validates the signature)',
+  trusted: 'present, signed by a trusted signer',
+  valid: 'present, signature valid',
+  untrusted:
+    'present, signature valid but the signer is on no trust list the server knows',
+  invalid:
+    'present but invalid: the file changed after signing, or the signature fails',
+  unreadable: 'present but could not be read',
+};
+
+/** 'ai' (the file declares AI), 'credentials' (it carries Content Credentials) or ''. */
+export function provenanceMark(result) {
+  const p = result?.provenance;
+  if (!p) {
+    return '';
+  }
+  if (p.declares_ai) {
+    return 'ai';
+  }
+  return p.content_credentials?.state !== 'none' ? 'credentials' : '';
+}
+
+export const MARK_TEXT = { ai: 'AI', credentials: 'CR' };
+export const MARK_TITLE = {
+  ai: 'The file declares that it was made with AI.',
+  credentials: 'The file carries Content Credentials.',
+};
+
+/** [kind, text] lines for "What the file says". */
+export function provenanceLines(p) {
+  const lines = [];
+  const cc = p.content_credentials;
+  const signer = cc.signer ? ` (signed by ${cc.signer})` : '';
+  lines.push([
+    'credentials',
+    `Content Credentials: ${CREDENTIAL_STATES[cc.state] ?? cc.state}${signer}`,
+  ]);
+  if (cc.claim_generator) {
+    lines.push(['claim-generator', `Written by: ${cc.claim_generator}`]);
+  }
+  for (const action of cc.actions) {
+    const software = action.software ? ` (${action.software})` : '';
+    lines.push(['action', `Action: ${action.description}${software}`]);
+  }
+  for (const problem of cc.problems) {
+    lines.push(['problem', problem]);
+  }
+  if (p.declared_source) {
+    lines.push([
+      'source',
+      `Declared source (IPTC): ${p.declared_source.description}`,
+    ]);
+  }
+  if (p.generator) {
+    const { tool, model, prompt } = p.generator;
+    lines.push([
+      'generator',
+      `Generator settings: ${tool}${model ? `, model ${model}` : ''}${
+        prompt ? `, prompt "${prompt}"` : ''
+      }`,
+    ]);
+  }
+  if (p.camera) {
+    const camera = [p.camera.make, p.camera.model].filter(Boolean).join(' ');
+    lines.push(['camera', `Camera: ${camera}`]);
+  }
+  if (p.software) {
+    lines.push(['software', `Software: ${p.software}`]);
+  }
+  if (p.nothing_declared) {
+    lines.push(['nothing', 'Nothing declared.']);
+  }
+  for (const problem of p.problems) {
+    lines.push(['problem', problem]);
+  }
+  lines.push(['note', p.note]);
+  return lines;
+}
+
+// reverse image search: each opens the site with the image's URL, on a click only
+export const IMAGE_SEARCHES = [
+  ['Google Lens', 'https://lens.google.com/uploadbyurl?url='],
+  ['TinEye', 'https://tineye.com/search?url='],
+  [
+    'Bing',
+    'https://www.bing.com/images/search?view=detailv2&iss=sbi&q=imgurl:',
+  ],
+  ['Yandex', 'https://yandex.com/images/search?rpt=imageview&url='],
+];
+
+/** [name, href] per search site; none for data:/blob: images. */
+export function imageSearchLinks(srcUrl) {
+  if (!/^https?:\/\//i.test(srcUrl ?? '')) {
+    return [];
+  }
+  return IMAGE_SEARCHES.map(([name, base]) => [
+    name,
+    base + encodeURIComponent(srcUrl),
+  ]);
 }
