@@ -13,6 +13,7 @@ BENCHMARKS = {
     "model_comparison": "benchmarks.model_comparison",
     "backend": "benchmarks.backend_latency",
     "browser": "benchmarks.browser",
+    "scan": "benchmarks.scan",
     "provenance": "benchmarks.provenance",
 }
 
