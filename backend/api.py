@@ -13,7 +13,8 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from backend import fetch, provenance
 from backend.model import get_classifier, get_explainer
 from scoring.explain import overlay_png, png_data_url
-from scoring.faces import Face, ImageError, NotAnImageError, load_image
+from scoring.answer import answer
+from scoring.faces import Face, ImageError, NotAnImageError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -74,49 +75,29 @@ def _image_bytes() -> bytes:
     return data
 
 
-def _face_json(face, heatmap: str | None) -> dict:
-    out = {
-        "box": [round(v, 1) for v in face.box],
-        "score": face.score,
-        "verdict": face.verdict,
-        "detector_confidence": round(face.detector_confidence, 4),
-        "greyscale": face.greyscale,
-    }
-    if heatmap is not None:
-        out["heatmap"] = heatmap
-    return out
-
-
 @bp.post("/score")
 def score():
     """Score every face in an uploaded or fetched image at full resolution."""
     started = time.perf_counter()
     explain = _explain_flag()
     data = _image_bytes()
+    classifier = get_classifier()
     try:
-        rgb = load_image(data)
+        rgb, result, out = answer(classifier, data)
     except NotAnImageError as e:
         abort(415, str(e))
     except ImageError as e:
         abort(422, str(e))
-    classifier = get_classifier()
-    result = classifier.score_image(rgb, full_resolution=True)
     # what the file declares is read beside the pixel verdict, never folded into it
-    declared = provenance.read(data, provenance.trust_anchors(current_app.config["C2PA_TRUST_ANCHORS"]))
-    heatmaps = [None] * len(result.faces)
+    out["provenance"] = provenance.read(data, provenance.trust_anchors(current_app.config["C2PA_TRUST_ANCHORS"]))
     if explain and result.faces:
         crops = [classifier.crop(rgb, Face(f.box, f.detector_confidence)) for f in result.faces]
         heats = get_explainer()(crops)
-        heatmaps = [png_data_url(overlay_png(c, h)) for c, h in zip(crops, heats)]
-    return jsonify(
-        verdict=result.verdict,
-        score=result.score,
-        faces=[_face_json(f, h) for f, h in zip(result.faces, heatmaps)],
-        model={"name": classifier.name, "version": classifier.version},
-        image={"width": int(rgb.shape[1]), "height": int(rgb.shape[0])},
-        provenance=declared,
-        elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
-    )
+        for face, crop, heat in zip(out["faces"], crops, heats):
+            face["heatmap"] = png_data_url(overlay_png(crop, heat))
+    # the whole request: fetching a URL and drawing heatmaps included
+    out["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return jsonify(out)
 
 
 @bp.get("/model")

@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from flask import current_app
 
 from backend.config import tf_threads
+from scoring.answer import configure_tensorflow, warm_up
 from scoring.classifier import Classifier
 from scoring.explain import GradCam
 
@@ -31,27 +31,14 @@ _lock = threading.Lock()  # the dev server is threaded; load each model once
 _loaded: dict[Path, LoadedModel] = {}
 
 
-def _configure_tensorflow(threads: int, logger) -> None:
-    # TensorFlow's start-up chatter would drown the one-line-per-request log
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        # tensorflow already ran in this process (tests); its thread pools are fixed by now
-        logger.info("TensorFlow already initialised; keeping its thread settings")
-
-
 def _load(model_dir: Path, threads: int, logger) -> LoadedModel:
     started = time.perf_counter()
-    _configure_tensorflow(threads, logger)
+    if not configure_tensorflow(threads):
+        # tensorflow already ran in this process (tests); its thread pools are fixed by now
+        logger.info("TensorFlow already initialised; keeping its thread settings")
     classifier = Classifier(model_dir, threads=threads)
     explainer = GradCam(classifier.model)
-    # run the detector and the classifier once so the first request is not the slow one
-    classifier.score_image(np.zeros((64, 64, 3), np.uint8))
-    classifier.score_crops(np.zeros((1, classifier.input_size, classifier.input_size, 3), np.float32))
+    warm_up(classifier)
     loaded = LoadedModel(classifier, explainer)
     logger.info(
         "loaded model %s %s from %s in %.1f s (pid %d, %d threads for TensorFlow and XNNPACK)",

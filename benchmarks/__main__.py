@@ -14,6 +14,7 @@ BENCHMARKS = {
     "backend": "benchmarks.backend_latency",
     "browser": "benchmarks.browser",
     "video": "benchmarks.video",
+    "scan": "benchmarks.scan",
     "provenance": "benchmarks.provenance",
 }
 
