@@ -38,6 +38,8 @@ class TrainConfig:
             "reconstruction": 0.25, "self_blend": 0.2,
         }
     )
+    # whose reconstructions train (training.synthesize caches all five)
+    autoencoders: tuple = ("taef2", "nearest", "transposed", "pixel_shuffle", "bilinear")
     # fake sources never trained on nor chosen by: the leave-one-source-out rows
     leave_out: tuple = ()
     taef2_dir: str = "../shared/weights/taef2"  # FLUX.2's tiny autoencoder; see that folder's README

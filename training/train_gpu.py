@@ -116,12 +116,12 @@ def source_balanced_sampler(data: TrainingFaces, cfg: TrainConfig, samples: int,
     return torch.utils.data.WeightedRandomSampler(weights, samples, replacement=True, generator=generator)
 
 
-def load_reconstructions(path, split: str) -> Crops | None:
-    """The cached reconstructions of `split`'s real crops (training.synthesize), as fakes."""
+def load_reconstructions(path, split: str, autoencoders) -> Crops | None:
+    """The cached reconstructions of `split`'s real crops (training.synthesize) by these autoencoders, as fakes."""
     if not Path(path).is_file():
         return None
     data = np.load(path)
-    keep = data["splits"] == split
+    keep = (data["splits"] == split) & np.isin(data["autoencoders"], list(autoencoders))
     n = int(keep.sum())
     return Crops(data["images"][keep], np.full(n, FAKE, np.int8), np.full(n, "reconstruction"),
                  data["autoencoders"][keep])
@@ -250,12 +250,12 @@ def train_gpu(cfg: TrainConfig, args) -> Path:
     ckpt = load_checkpoint(args.out, args) if args.resume else None
     # after the weights and checkpoint: a wrong path fails in seconds, not after reading the crops
     train_crops = load_split(args.cache, "train")
-    reconstructions = load_reconstructions(args.synthetic, "train")
+    reconstructions = load_reconstructions(args.synthetic, "train", cfg.autoencoders)
     if reconstructions is None and cfg.fake_weights.get("reconstruction"):
         raise SystemExit(f"No reconstructions at {args.synthetic}: run python -m training.synthesize first.")
     train_faces = TrainingFaces(train_crops, reconstructions, cfg)
     val_faces, val_groups = validation_faces(
-        load_split(args.cache, "val"), load_reconstructions(args.synthetic, "val"), cfg)
+        load_split(args.cache, "val"), load_reconstructions(args.synthetic, "val", cfg.autoencoders), cfg)
     print(f"train {len(train_faces)} items, val {int(val_groups['chosen'].sum())} faces to choose on "
           f"(left out: {', '.join(cfg.leave_out) or 'none'}), on {device}")
 
@@ -396,10 +396,12 @@ def parse_args(argv=None):
     p.add_argument("--fake-weights", nargs="*", type=_share, default=None,
                    help="SOURCE=SHARE of the fake half, 'reconstruction' and 'self_blend' included "
                    "(default: TrainConfig.fake_weights)")
+    p.add_argument("--autoencoders", nargs="*", default=list(cfg.autoencoders),
+                   help="whose cached reconstructions train: taef2 and the small ones of training.autoencoders")
     args = p.parse_args(argv)
     if args.synthetic is None:
         args.synthetic = str(synthetic_path(args.cache))
-    cfg.leave_out = tuple(args.leave_out)
+    cfg.leave_out, cfg.autoencoders = tuple(args.leave_out), tuple(args.autoencoders)
     if args.real_weights is not None:
         cfg.real_weights = dict(args.real_weights)
     if args.fake_weights is not None:

@@ -89,3 +89,21 @@ def test_batches_are_half_real_half_fake_and_never_draw_a_left_out_source(leave_
         assert (drawn == 0) == (source in never_drawn), source
     # the real faces of a left-out source still train: only its fakes are held out
     assert w[(sources == "stylegan_ffhq") & (labels == REAL)].sum() > 0
+
+
+@pytest.mark.parametrize(("autoencoders", "kept"), [
+    (("taef2", "nearest", "bilinear"), 4),
+    (("taef2",), 2),
+    ((), 0),
+])
+def test_only_the_chosen_autoencoders_reconstructions_train(tmp_path, autoencoders, kept):
+    from training.train_gpu import FAKE, load_reconstructions
+
+    path = tmp_path / "synthetic.npz"
+    np.savez(path, images=np.zeros((5, 8, 8, 3), np.uint8), rows=np.arange(5),
+             autoencoders=np.array(["taef2", "nearest", "taef2", "bilinear", "taef2"]),
+             splits=np.array(["train"] * 4 + ["val"]), sources=np.array(["dfdc"] * 5))
+    train = load_reconstructions(path, "train", autoencoders)
+    assert len(train.labels) == kept and (train.labels == FAKE).all()
+    assert set(train.paths.tolist()) <= set(autoencoders)
+    assert load_reconstructions(tmp_path / "missing.npz", "train", autoencoders) is None
