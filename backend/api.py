@@ -63,15 +63,20 @@ def _image_bytes() -> bytes:
             )
         except fetch.FetchError as e:
             abort(e.status, str(e))
+    return uploaded_bytes("image")
+
+
+def uploaded_bytes(field: str) -> bytes:
+    """The upload from the multipart field `field` (also what it is called) or the raw body."""
     if request.mimetype == "multipart/form-data":
-        upload = request.files.get("image")
+        upload = request.files.get(field)
         if upload is None:
-            abort(400, "Send the image in the multipart field 'image'.")
+            abort(400, f"Send the {field} in the multipart field '{field}'.")
         data = upload.read()
     else:
         data = request.get_data(cache=False)
     if not data:
-        abort(400, "The request holds no image; send it as the multipart field 'image' or as the body.")
+        abort(400, f"The request holds no {field}; send it as the multipart field '{field}' or as the body.")
     return data
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from flask import Blueprint, abort, current_app, jsonify, request
 from PIL import Image
 
-from backend.api import require_token
+from backend.api import require_token, uploaded_bytes
 from backend.config import tf_threads
 from backend.model import get_classifier, get_explainer
 from scoring.explain import overlay_png, png_data_url
@@ -340,25 +340,11 @@ def _answer(classifier, tracks: list[Track], best: list, video: dict) -> dict:
     }
 
 
-def _video_bytes() -> bytes:
-    """The video from the multipart field 'video' or the raw body."""
-    if request.mimetype == "multipart/form-data":
-        upload = request.files.get("video")
-        if upload is None:
-            abort(400, "Send the video in the multipart field 'video'.")
-        data = upload.read()
-    else:
-        data = request.get_data(cache=False)
-    if not data:
-        abort(400, "The request holds no video; send it as the multipart field 'video' or as the body.")
-    return data
-
-
 @bp.post("/score-video")
 def score_video_view():
     """Follow every face through a video and score it over time; the verdict is the most suspicious face's."""
     started = time.perf_counter()
-    data = _video_bytes()
+    data = uploaded_bytes("video")
     try:
         body = score_video(data, current_app.config)
     except VideoError as e:

@@ -556,20 +556,7 @@ export function renderPanel(container, state, actions) {
   const panel = el(
     'div',
     { class: 'panel', 'data-dfd-panel': '', 'data-state': browser.status },
-    el(
-      'div',
-      { class: 'head' },
-      el('span', { text: 'Deepfake check' }),
-      actions.close
-        ? el('button', {
-            class: 'close',
-            title: 'Close',
-            'aria-label': 'Close',
-            onclick: () => actions.close(),
-            text: '×',
-          })
-        : null,
-    ),
+    panelHead('Deepfake check', actions),
     body,
     browser.status === 'loading' || state.blocked
       ? null
@@ -588,6 +575,24 @@ export function renderPanel(container, state, actions) {
   return panel;
 }
 
+// the title bar every panel has, with a close button where the host can close it
+function panelHead(title, actions) {
+  return el(
+    'div',
+    { class: 'head' },
+    el('span', { text: title }),
+    actions.close
+      ? el('button', {
+          class: 'close',
+          title: 'Close',
+          'aria-label': 'Close',
+          onclick: () => actions.close(),
+          text: '×',
+        })
+      : null,
+  );
+}
+
 function renderStripPanel(container, state, actions) {
   const panel = el(
     'div',
@@ -597,20 +602,7 @@ function renderStripPanel(container, state, actions) {
       'data-kind': 'strip',
       'data-state': state.strip.status,
     },
-    el(
-      'div',
-      { class: 'head' },
-      el('span', { text: 'Deepfake check: 10 frames' }),
-      actions.close
-        ? el('button', {
-            class: 'close',
-            title: 'Close',
-            'aria-label': 'Close',
-            onclick: () => actions.close(),
-            text: '×',
-          })
-        : null,
-    ),
+    panelHead('Deepfake check: 10 frames', actions),
     strip(state.strip),
   );
   container.replaceChildren(panel);
