@@ -105,7 +105,6 @@ def main(argv=None):
                    help="face crops from training.prepare")
     p.add_argument("--out", default=None, help="write the rows as JSON here too")
     a = p.parse_args(argv)
-    torch.set_grad_enabled(False)
     splits = {name: load_split(a.cache, name) for name in SPLITS}
     sources = set(splits["val"].sources[splits["val"].labels == FAKE].tolist())
     runs = [shipped_run(Path(d), sources) for d in a.shipped] + [torch_run(Path(w)) for w in a.runs]
