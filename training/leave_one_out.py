@@ -20,21 +20,12 @@ import torch
 
 from training.calibrate import auc_by_source, choose_threshold
 from training.config import TrainConfig
-from training.crops import Crops, load_split
+from training.crops import load_split
 from training.prepare import cache_path
 from training.torch_model import DeepfakeMobileNetV2
-from training.train_gpu import FAKE, REAL, load_state
+from training.train_gpu import FAKE, REAL, load_state, val_scores
 
 SPLITS = ("val", "test")
-
-
-@torch.no_grad()
-def scores_of(net, crops: Crops, batch_size: int = 256) -> np.ndarray:
-    out = []
-    for start in range(0, len(crops.labels), batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(crops.images[start:start + batch_size].transpose(0, 3, 1, 2)))
-        out.append(torch.sigmoid(net(x)).numpy())
-    return np.concatenate(out)
 
 
 def torch_run(weights: Path) -> tuple[str, list, dict, callable]:
@@ -43,7 +34,7 @@ def torch_run(weights: Path) -> tuple[str, list, dict, callable]:
     net = DeepfakeMobileNetV2()
     net.load_state_dict(load_state(weights))
     net.eval()
-    return weights.stem, list(summary["config"].get("leave_out", [])), summary, lambda crops: scores_of(net, crops)
+    return weights.stem, list(summary["config"].get("leave_out", [])), summary, lambda crops: val_scores(net, crops, torch.device("cpu"))
 
 
 def shipped_run(model_dir: Path, sources: set) -> tuple[str, list, dict, callable]:
