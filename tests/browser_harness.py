@@ -11,6 +11,7 @@
 - serve_folder(folder, cors=True) -> context manager yielding "http://127.0.0.1:PORT/": a
   static server on a free loopback port, with `Access-Control-Allow-Origin: *`
   so extension pages may fetch from it (cors=False: without it); stops when the block ends.
+  A request whose query holds `delay_ms=N` is answered N ms late (an image server slow to answer).
 - serve_signed_in_only(folder) -> context manager yielding a SignedInSite: a site
   that serves folder's files only to visitors holding the cookie its
   /sign-in page sets (403 otherwise), as a site behind a login does, and
@@ -29,11 +30,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
+import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +81,19 @@ def build_extension(out_dir: Path) -> Path:
     return out_dir
 
 
+# the longest `delay_ms` a request may ask for: a test's slow server still answers
+MAX_DELAY_MS = 60_000
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
     cors = True  # serve_folder(cors=False) drops the header, like most image hosts
+
+    def do_GET(self):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        delay_ms = min(int(query.get("delay_ms", ["0"])[0]), MAX_DELAY_MS)
+        if delay_ms > 0:
+            time.sleep(delay_ms / 1000)
+        super().do_GET()
 
     def end_headers(self):
         if self.cors:
@@ -222,3 +237,94 @@ def extension_browser(extension_dir: Path):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- badge pages
+#
+# Pages that test and time auto-badges. Each records, from its first script,
+# every image the extension ever marked (`data-dfd-verdict`), when the page
+# last changed (window.lastChange: its own scripts set it) and when every
+# marked image last became final (window.settledAt), in performance.now() ms.
+
+FINAL_VERDICTS = ("real", "fake", "uncertain", "no-face", "error")
+BADGE_WATCH_JS = """
+window.everMarked = new Set();
+window.lastChange = 0;
+window.settledAt = null;
+const FINAL = new Set(%s);
+new MutationObserver((records) => {
+  for (const r of records) window.everMarked.add(r.target);
+  const all = [...window.everMarked].every(i => FINAL.has(i.getAttribute('data-dfd-verdict')));
+  if (all) { if (window.settledAt === null) window.settledAt = performance.now(); }
+  else window.settledAt = null;
+}).observe(document.documentElement, { subtree: true, attributes: true, attributeFilter: ['data-dfd-verdict'] });
+// scrolls to the bottom, `step` px every `every` ms; `then` runs when it gets there
+window.scrollDown = (step, every, then) => { const timer = setInterval(() => {
+  window.scrollBy(0, step); window.lastChange = performance.now();
+  if (window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 1) {
+    clearInterval(timer); if (then) then(); } }, every); };
+// runs `act` once the extension has badged its first image "scanning"
+window.whenScanning = (act) => { const mo = new MutationObserver(() => {
+  if (document.querySelector('img[data-dfd-verdict=scanning]')) { mo.disconnect(); act(); } });
+  mo.observe(document.documentElement, { subtree: true, attributes: true, attributeFilter: ['data-dfd-verdict'] }); };
+""" % json.dumps(list(FINAL_VERDICTS))
+# what every image the page saw marked says now
+READ_MARKED_JS = """
+return [...window.everMarked].map((img, i) => ({
+  id: img.id || String(i), connected: img.isConnected, verdict: img.getAttribute('data-dfd-verdict'),
+  src: img.currentSrc || img.src }));
+"""
+CROWDED_IMAGES = 200
+
+
+def badge_page_html(title: str, body: str, style: str, script: str = "") -> str:
+    """A page with BADGE_WATCH_JS in its head, before anything the extension can see."""
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>body{{margin:0;font:14px sans-serif}} {style}</style><script>{BADGE_WATCH_JS}</script>"
+        f"</head><body>{body}<script>{script}</script></body></html>"
+    )
+
+
+def crowded_page(images: str, pictures: list[str], tag: str) -> str:
+    """200 images of `pictures` (paths under the images origin, cycled; each URL distinct by
+    tag): 40 in view at load, 8 of them slow to answer (3 s) and 6 missing (404); 60 lazy
+    below a tall spacer; 40 inserted by script 1 s and 2.5 s after load; 20 whose src
+    changes mid-scan (10 to other pictures, 10 to missing files); 40 more at the bottom. The
+    page scrolls to the bottom at 1200 px/s from its load event, then jumps back to the top.
+    """
+    def img(i: int, extra: str = "", **attrs) -> str:
+        shown = "".join(f" {k.replace('_', '-')}='{v}'" for k, v in attrs.items())
+        return f"<img id='c-{i}'{shown} src='{images}{pictures[i % len(pictures)]}?{tag}={i}{extra}'>"
+
+    def missing(i: int) -> str:
+        return f"<img id='c-{i}' src='{images}missing/{tag}-{i}.jpg'>"
+
+    top = "".join(missing(i) if i % 7 == 3 else img(i, "&delay_ms=3000" if i % 5 == 1 else "")
+                  for i in range(40))
+    lazy = "".join(img(i, loading="lazy") for i in range(40, 100))
+    replaced = "".join(img(i, data_swap="1") for i in range(140, 160))
+    bottom = "".join(img(i) for i in range(160, CROWDED_IMAGES))
+    later = json.dumps([f"{images}{pictures[i % len(pictures)]}?{tag}={i}" for i in range(100, 140)])
+    swaps = json.dumps([f"{images}{pictures[(i + 7) % len(pictures)]}?{tag}=new{i}" if i % 2
+                        else f"{images}missing/{tag}-new{i}.jpg" for i in range(140, 160)])
+    script = (
+        "addEventListener('load', () => {"
+        f" const later = {later};"
+        " const insert = (from, to) => { later.slice(from, to).forEach((src, k) => {"
+        "   const im = new Image(); im.id = 'c-' + (100 + from + k); im.src = src;"
+        "   document.getElementById(k % 2 ? 'later-top' : 'later-bottom').append(im); });"
+        "   window.lastChange = performance.now(); };"
+        " setTimeout(() => insert(0, 20), 1000); setTimeout(() => insert(20, 40), 2500);"
+        f" window.whenScanning(() => setTimeout(() => {{ const swaps = {swaps};"
+        "   document.querySelectorAll('img[data-swap]').forEach((im, k) => { im.src = swaps[k]; });"
+        "   window.lastChange = performance.now(); }, 300));"
+        " window.scrollDown(120, 100, () => { window.scrollTo(0, 0); window.lastChange = performance.now(); });"
+        "});"
+    )
+    body = (
+        f"<div>{top}</div><div id='later-top'></div><div>{replaced}</div>"
+        f"<div style='height:2500px'></div><div>{lazy}</div><div id='later-bottom'></div>"
+        f"<div style='height:1500px'></div><div>{bottom}</div>"
+    )
+    return badge_page_html(f"{CROWDED_IMAGES} images", body, "img{width:120px;height:120px;margin:2px}", script)

@@ -4,6 +4,10 @@
 // an IntersectionObserver says what is in view, and a capturing `load`
 // listener catches every new picture an <img> shows (lazy loading, srcset
 // and <picture> switches, src swaps). No pixel work happens here.
+//
+// Every badge settles: an image badged "scanning" is scored even if it
+// scrolls away before its turn (images in view go first), and an answer that
+// does not come within ANSWER_TIMEOUT_MS becomes an error that says so.
 
 import { ExtensionGone, scoreImage } from '../shared/client.js';
 
@@ -17,6 +21,25 @@ const VIEW_MARGIN = '200px';
 const BATCH_DELAY_MS = 100;
 // layout changes that fire no event still move badges within this time
 const BACKSTOP_INTERVAL_MS = 1000;
+// the longest a badge says "scanning": the offscreen document gives up on a
+// download after 20 s, and a busy queue or a lost worker must not hold it for ever
+const ANSWER_TIMEOUT_MS = 60000;
+
+/** `promise`, or a rejection once `ms` have passed without an answer. */
+function answerWithin(promise, ms) {
+  let timer;
+  const late = new Promise((resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${ms / 1000} s`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+function errorResult(message) {
+  return { verdict: 'error', score: null, faces: [], error: message };
+}
 
 export function scoreAttribute(result) {
   return typeof result?.score === 'number' ? result.score.toFixed(4) : '';
@@ -36,10 +59,22 @@ export class Scanner {
     this.batchTimer = 0;
     this.frame = 0;
     this.gone = false;
+    // answers asked for before the last rescore() are stale
+    this.generation = 0;
     this.onLoad = (event) => {
       if (event.target instanceof HTMLImageElement) {
         this.track(event.target);
         this.consider(event.target);
+      }
+    };
+    // a badged image whose new picture fails to load shows no picture at all
+    this.onError = (event) => {
+      const img = event.target;
+      const state = img instanceof HTMLImageElement && this.states.get(img);
+      const src = state && (img.currentSrc || img.src);
+      if (src && src !== state.src) {
+        this.states.set(img, { src, result: null });
+        this.show(img, errorResult('the page could not load this picture'));
       }
     };
     this.onLayout = () => this.scheduleReposition();
@@ -65,6 +100,7 @@ export class Scanner {
       this.track(img);
     }
     document.addEventListener('load', this.onLoad, true);
+    document.addEventListener('error', this.onError, true);
     document.addEventListener('scroll', this.onLayout, {
       capture: true,
       passive: true,
@@ -84,6 +120,7 @@ export class Scanner {
     this.batchTimer = 0;
     this.records = [];
     document.removeEventListener('load', this.onLoad, true);
+    document.removeEventListener('error', this.onError, true);
     document.removeEventListener('scroll', this.onLayout, { capture: true });
     window.removeEventListener('resize', this.onLayout);
     clearInterval(this.backstop);
@@ -98,15 +135,17 @@ export class Scanner {
     this.pending.clear();
   }
 
-  /** Forget every verdict (settings changed) and score what is in view again. */
+  /** Forget every verdict (settings changed) and score every badged image again. */
   rescore() {
+    this.generation += 1;
     this.results.clear();
     this.pending.clear();
     for (const img of this.tracked) {
+      const state = this.states.get(img);
       this.states.delete(img);
-    }
-    for (const img of this.visible) {
-      this.consider(img);
+      if (state) {
+        this.enqueue(img, state.src);
+      }
     }
   }
 
@@ -120,8 +159,14 @@ export class Scanner {
     }
     this.tracked.add(img);
     this.io.observe(img);
+    // put back in the page: its badge comes back, scanning or final
+    const state = this.states.get(img);
+    if (state) {
+      this.show(img, state.result);
+    }
   }
 
+  /** Out of the page: its badge goes, its state stays (an answer still lands). */
   untrack(img) {
     this.tracked.delete(img);
     this.visible.delete(img);
@@ -176,9 +221,13 @@ export class Scanner {
       return;
     }
     const src = img.currentSrc || img.src;
-    if (!src || this.states.get(img)?.src === src) {
-      return;
+    if (src && this.states.get(img)?.src !== src) {
+      this.enqueue(img, src);
     }
+  }
+
+  /** Badge `img` for the picture at `src`: its known verdict, or scanning until scored. */
+  enqueue(img, src) {
     this.states.set(img, { src, result: null });
     const known = this.results.get(src);
     if (known) {
@@ -193,26 +242,38 @@ export class Scanner {
     this.pump();
   }
 
+  /** The next picture to send: the first one an image in view waits for, else the oldest. */
+  nextPending() {
+    for (const [src, imgs] of this.pending) {
+      for (const img of imgs) {
+        if (this.visible.has(img)) {
+          return src;
+        }
+      }
+    }
+    return this.pending.keys().next().value;
+  }
+
   /** Send queued images while fewer than MAX_IN_FLIGHT requests are open. */
   pump() {
     while (this.inFlight < MAX_IN_FLIGHT && this.pending.size) {
-      const [src, imgs] = this.pending.entries().next().value;
-      this.pending.delete(src);
-      const waiting = [...imgs].filter(
+      const src = this.nextPending();
+      const waiting = [...this.pending.get(src)].filter(
         (img) => this.states.get(img)?.src === src,
       );
-      if (!waiting.some((img) => this.visible.has(img))) {
-        // scrolled away before its turn: score it when it comes back
-        for (const img of waiting) {
-          this.states.delete(img);
-        }
-        continue;
+      this.pending.delete(src);
+      if (!waiting.length) {
+        continue; // each shows another picture now
       }
+      // a badge that said scanning is scored even if its image scrolled away
       this.inFlight += 1;
-      scoreImage(src)
+      const generation = this.generation;
+      answerWithin(scoreImage(src), ANSWER_TIMEOUT_MS)
         .then(
           (result) => {
-            this.results.set(src, result);
+            if (generation === this.generation) {
+              this.results.set(src, result);
+            }
             return result;
           },
           (error) => {
@@ -220,15 +281,13 @@ export class Scanner {
               this.gone = true;
               this.stop();
             }
-            return {
-              verdict: 'error',
-              score: null,
-              faces: [],
-              error: error.message,
-            };
+            return errorResult(error.message);
           },
         )
         .then((result) => {
+          if (generation !== this.generation) {
+            return; // rescore() queued these images again
+          }
           for (const img of waiting) {
             if (this.states.get(img)?.src === src) {
               this.show(img, result);

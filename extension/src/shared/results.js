@@ -83,11 +83,14 @@ export function badgeTitle(result) {
       )} fake (${result.faces.length} face${result.faces.length === 1 ? '' : 's'}).`,
     );
   }
-  lines.push(
-    result.source === 'server'
-      ? `Answer from the server (${modelText(result.model)}).`
-      : `Scored in this browser (${modelText(result.model)}).`,
-  );
+  // an image that never reached a model (not loaded, no answer) was scored nowhere
+  if (result.model || result.source === 'server') {
+    lines.push(
+      result.source === 'server'
+        ? `Answer from the server (${modelText(result.model)}).`
+        : `Scored in this browser (${modelText(result.model)}).`,
+    );
+  }
   if (result.fallback) {
     lines.push(
       `Asked the server because ${fallbackReasonText(result.fallback.reason)}: ${result.fallback.message}`,
