@@ -90,11 +90,15 @@ function openOptions() {
     .catch(() => {});
 }
 
-/** Show the panel beside `img` and fill it as answers arrive. */
-function openPanel(img) {
+/**
+ * Show the panel beside `img` and fill it as answers arrive. `credentials`:
+ * 'include' only from the context menu (see shared/client.js).
+ */
+function openPanel(img, credentials = 'omit') {
   const src = img.currentSrc || img.src;
   runPanel({
     src,
+    credentials,
     show: (state, actions) => overlay.showPanel(img, state, actions),
     isCurrent: (state) => overlay.panelFor(img)?.state === state,
     getSettings: () => settings,
@@ -226,7 +230,7 @@ async function checkFrames(video) {
   // one at a time: the offscreen document scores one image at a time anyway
   for (const item of strip.frames.filter((f) => f.status === 'loading')) {
     try {
-      item.result = await scoreImage(item.dataUrl, { urgent: true });
+      item.result = await scoreImage(item.dataUrl, { priority: 'high' });
       item.status = 'done';
     } catch (error) {
       Object.assign(item, { status: 'failed', error: error.message });
@@ -243,7 +247,8 @@ listen(TARGET.content, {
     if (!img) {
       throw new Error('the image is not in this page');
     }
-    openPanel(img);
+    // the menu click is the gesture that earns the site's cookies
+    openPanel(img, 'include');
     return { shown: true };
   },
   [MSG.checkFrame]: ({ srcUrl }) => {

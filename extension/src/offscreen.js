@@ -18,7 +18,7 @@ import {
   scoreOnBackend,
   sendReport,
 } from './shared/backend-client.js';
-import { listen, MSG, TARGET } from './shared/messages.js';
+import { envelope, listen, MSG, TARGET } from './shared/messages.js';
 import { BoundedCache, TaskQueue } from './shared/queue.js';
 import { verdictName } from './shared/results.js';
 import { backendAllowed, modelDecision } from './shared/settings.js';
@@ -103,31 +103,35 @@ async function cacheKey({ src, dataUrl }) {
 /**
  * The image's bytes: fetched here, or inline from the content script.
  *
- * Without the user's cookies (privacy: the site learns nothing new about who
- * looks). An image its site shows only to signed-in visitors (401/403) is asked
- * for again with the site's cookies, as the page itself did, but only when the
- * user asked for this image (right-click) and only for a verdict (withCookies),
- * never for heatmaps that would put its pixels into the page.
+ * `priority` ('high': the user asked for this image; 'low': a badge) orders
+ * the queue and the request. Without the user's cookies first (privacy: the
+ * site learns nothing new about who looks). An image its site shows only to
+ * signed-in visitors (401/403) is asked for again with the site's cookies, as
+ * the page itself did, only with `credentials: 'include'`, which the context
+ * menu's check alone sends, and never for heatmaps that would put its pixels
+ * into the page.
  */
-function fetchBytes({ src, dataUrl }, { urgent, withCookies }) {
+function fetchBytes({ src, dataUrl }, { priority, credentials }) {
   return fetchQueue.run(
     async () => {
       const url = dataUrl ?? src;
       if (!/^(https?|data):/.test(url)) {
         throw new Error(`cannot fetch ${url.split(':')[0]}: images`);
       }
-      const get = (credentials) =>
+      const get = (withCookies) =>
         fetch(url, {
-          credentials,
+          credentials: withCookies,
+          priority,
           signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
         });
+      const mayUseCookies = credentials === 'include';
       let response = await get('omit');
-      if (SIGNED_IN_ONLY.has(response.status) && withCookies) {
+      if (SIGNED_IN_ONLY.has(response.status) && mayUseCookies) {
         response = await get('include');
       }
       if (SIGNED_IN_ONLY.has(response.status)) {
         throw new Error(
-          withCookies
+          mayUseCookies
             ? `the site refused this image even with your login (HTTP ${response.status})`
             : 'the site shows this image only to signed-in visitors; right-click it ' +
               'and choose "Check for deepfake" to check it with your login',
@@ -142,16 +146,15 @@ function fetchBytes({ src, dataUrl }, { urgent, withCookies }) {
       }
       return blob;
     },
-    { urgent },
+    { priority },
   );
 }
 
 /** In-browser scores for one image: faces with raw P(fake), image size, timings. */
-async function scoreInBrowser(image, urgent) {
+async function scoreInBrowser(image, access) {
   const started = performance.now();
   const scorer = await getScorer();
-  // urgent: the user asked for this image (right-click)
-  const blob = await fetchBytes(image, { urgent, withCookies: urgent });
+  const blob = await fetchBytes(image, access);
   const fetched = performance.now();
   return scoreQueue.run(
     async () => {
@@ -171,7 +174,7 @@ async function scoreInBrowser(image, urgent) {
         },
       };
     },
-    { urgent },
+    { priority: access.priority },
   );
 }
 
@@ -239,22 +242,27 @@ function fallbackReason(result, info) {
   return large && smallFaces ? 'small-faces' : '';
 }
 
-async function askServer(image, key, settings, explain, urgent) {
+/** `access`: { priority, credentials } for the fetch (heatmaps: never cookies). */
+async function askServer(image, key, settings, explain, access) {
   const serverKey = [settings.backendUrl, settings.apiToken, explain, key].join(
     '\n',
   );
   return serverCache.remember(serverKey, async () =>
     scoreOnBackend(
       settings,
-      await fetchBytes(image, { urgent, withCookies: urgent && !explain }),
+      await fetchBytes(image, {
+        ...access,
+        credentials: explain ? 'omit' : access.credentials,
+      }),
       { explain },
     ),
   );
 }
 
 /** Check one image: in the browser, then the server where that falls short. */
-async function checkImage({ src, dataUrl, settings, urgent = false }) {
+async function checkImage({ src, dataUrl, settings, priority, credentials }) {
   const image = { src, dataUrl };
+  const access = { priority, credentials };
   const key = await cacheKey(image);
   let result;
   let info;
@@ -262,7 +270,7 @@ async function checkImage({ src, dataUrl, settings, urgent = false }) {
     const scorer = await getScorer();
     info = scorer.info;
     const scored = await localCache.remember(key, () =>
-      scoreInBrowser(image, urgent),
+      scoreInBrowser(image, access),
     );
     result = browserResult(scored, scorer, settings);
   } catch (error) {
@@ -280,7 +288,7 @@ async function checkImage({ src, dataUrl, settings, urgent = false }) {
     return result;
   }
   try {
-    const answer = await askServer(image, key, settings, false, urgent);
+    const answer = await askServer(image, key, settings, false, access);
     return serverResult(answer, result);
   } catch (error) {
     const status = error instanceof BackendError ? error.kind : 'down';
@@ -289,7 +297,7 @@ async function checkImage({ src, dataUrl, settings, urgent = false }) {
 }
 
 /** "Check at full resolution": the original bytes to the backend, with heatmaps. */
-async function checkFullResolution({ src, dataUrl, settings }) {
+async function checkFullResolution({ src, dataUrl, settings, priority }) {
   if (settings.neverSendImages) {
     throw new BackendError(
       'off',
@@ -297,13 +305,10 @@ async function checkFullResolution({ src, dataUrl, settings }) {
     );
   }
   const image = { src, dataUrl };
-  const answer = await askServer(
-    image,
-    await cacheKey(image),
-    settings,
-    true,
-    true,
-  );
+  const answer = await askServer(image, await cacheKey(image), settings, true, {
+    priority,
+    credentials: 'omit',
+  });
   return serverResult(answer, null);
 }
 
@@ -312,17 +317,17 @@ async function checkFullResolution({ src, dataUrl, settings }) {
  * label and note, to the user's backend; the image itself only when the user
  * ticked "include the image". Never with the privacy switch on.
  */
-async function reportWrong({ src, dataUrl, settings, report }) {
+async function reportWrong({ src, dataUrl, settings, report, credentials }) {
   if (settings.neverSendImages) {
     throw new BackendError(
       'off',
       'Reports are off: this browser never sends anything to a server.',
     );
   }
-  // the user asked for this image (right-click), so its login may be needed, as for the verdict
+  // fetched as its panel's verdict was: with cookies only from the context menu
   const blob = await fetchBytes(
     { src, dataUrl },
-    { urgent: true, withCookies: true },
+    { priority: 'high', credentials },
   );
   const fields = {
     // data: and blob: images have no address worth keeping
@@ -342,3 +347,9 @@ listen(TARGET.offscreen, {
   [MSG.scoreImage]: checkImage,
   [MSG.checkFullResolution]: checkFullResolution,
 });
+// the service worker waits for this instead of polling; the model starts
+// loading now, before the first image asks for it
+chrome.runtime
+  .sendMessage(envelope(MSG.offscreenReady, TARGET.serviceWorker))
+  .catch(() => {}); // no worker listening: the next one finds the document ready
+getScorer().catch(() => {}); // a failure is retried with the first image

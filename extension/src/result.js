@@ -23,8 +23,10 @@ if (!src) {
     'No image to check: open this tab from the context menu.';
 } else {
   document.getElementById('photo').src = src;
+  // this tab opens only from the context menu: the gesture that earns cookies
   const panel = runPanel({
     src,
+    credentials: 'include',
     show: (state, actions) => renderPanel(container, state, actions),
     isCurrent: () => true,
     getSettings: () => settings,

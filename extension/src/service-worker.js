@@ -20,12 +20,49 @@ const RESULT_PATH = 'result.html';
 const MENU_CHECK = 'dfd-check-image';
 const MENU_CHECK_FRAME = 'dfd-check-frame';
 const MENU_CHECK_FRAMES = 'dfd-check-frames';
-// an offscreen document still loading its script does not answer yet: tries, and the pause between
-const OFFSCREEN_ATTEMPTS = 5;
-const OFFSCREEN_RETRY_MS = 200;
+// the offscreen document says it listens well within this (a script of
+// 1.4 MB on 2 busy cores); past it, the request fails with a reason
+const OFFSCREEN_READY_TIMEOUT_MS = 20000;
 
 // a global promise to avoid concurrency issues while the document is created
 let creatingOffscreen;
+// callbacks waiting for the offscreen document's "ready" (MSG.offscreenReady)
+const readyWaiters = new Set();
+
+/**
+ * { ready, cancel }: ready resolves on the offscreen document's next "ready"
+ * message and rejects after OFFSCREEN_READY_TIMEOUT_MS; cancel() stops waiting.
+ * Start waiting before whatever makes the document announce itself.
+ */
+function waitForOffscreenReady() {
+  let waiter;
+  let timer;
+  const ready = new Promise((resolve, reject) => {
+    waiter = resolve;
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `the offscreen document did not start within ${OFFSCREEN_READY_TIMEOUT_MS / 1000} s`,
+          ),
+        ),
+      OFFSCREEN_READY_TIMEOUT_MS,
+    );
+  });
+  readyWaiters.add(waiter);
+  const cancel = () => {
+    clearTimeout(timer);
+    readyWaiters.delete(waiter);
+  };
+  ready.then(cancel, cancel);
+  return { ready, cancel };
+}
+
+function offscreenIsReady() {
+  for (const waiter of readyWaiters) {
+    waiter();
+  }
+}
 
 async function hasOffscreenDocument() {
   const contexts = await chrome.runtime.getContexts({
@@ -35,58 +72,78 @@ async function hasOffscreenDocument() {
   return contexts.length > 0;
 }
 
-/** Create the offscreen document once, however many messages ask at once. */
+/** Create the offscreen document once, however many messages ask at once; resolves once it listens. */
 async function ensureOffscreenDocument() {
-  const exists = await hasOffscreenDocument();
-  // a document being created is listed before it listens: wait for it too
-  if (!creatingOffscreen && exists) {
-    return;
+  if (creatingOffscreen) {
+    return creatingOffscreen;
   }
-  creatingOffscreen ??= chrome.offscreen
-    .createDocument({
-      url: OFFSCREEN_PATH,
-      reasons: [chrome.offscreen.Reason.BLOBS],
-      justification:
-        'Decode image bytes and score them with TensorFlow.js (WebGL/WASM).',
-    })
-    .catch(async (error) => {
+  if (await hasOffscreenDocument()) {
+    return undefined;
+  }
+  creatingOffscreen ??= (async () => {
+    const { ready, cancel } = waitForOffscreenReady();
+    try {
+      await chrome.offscreen.createDocument({
+        url: OFFSCREEN_PATH,
+        reasons: [chrome.offscreen.Reason.BLOBS],
+        justification:
+          'Decode image bytes and score them with TensorFlow.js (WebGL/WASM).',
+      });
+    } catch (error) {
+      cancel();
       // a worker restarted mid-creation may find the document already there
       if (!(await hasOffscreenDocument())) {
         throw error;
       }
-    })
-    .finally(() => {
-      creatingOffscreen = undefined;
-    });
-  await creatingOffscreen;
+      return;
+    }
+    await ready;
+  })().finally(() => {
+    creatingOffscreen = undefined;
+  });
+  return creatingOffscreen;
 }
 
 /** Pass a request to the offscreen document with the current settings. */
 async function toOffscreen(type, data) {
   const settings = await getSettings();
   const message = envelope(type, TARGET.offscreen, { ...data, settings });
-  for (let attempt = 1; ; attempt += 1) {
-    await ensureOffscreenDocument();
-    try {
-      return unwrap(await chrome.runtime.sendMessage(message));
-    } catch (error) {
-      // a document made by a worker Chrome since stopped may still be loading
-      if (
-        !/receiving end does not exist/i.test(error.message) ||
-        attempt >= OFFSCREEN_ATTEMPTS
-      ) {
-        throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, OFFSCREEN_RETRY_MS));
+  await ensureOffscreenDocument();
+  // a document made by a worker Chrome since stopped may still be loading:
+  // then it has not answered yet, and says when it listens
+  const { ready, cancel } = waitForOffscreenReady();
+  try {
+    return unwrap(await chrome.runtime.sendMessage(message));
+  } catch (error) {
+    if (!/receiving end does not exist/i.test(error.message)) {
+      throw error;
     }
+    await ready;
+    return unwrap(await chrome.runtime.sendMessage(message));
+  } finally {
+    cancel();
   }
 }
 
-function imageRequest({ src, dataUrl, urgent }) {
+// what a request may ask for: see scoreImage in shared/client.js
+const PRIORITIES = ['high', 'low'];
+const CREDENTIALS = ['omit', 'include'];
+
+function imageRequest({
+  src,
+  dataUrl,
+  priority = 'low',
+  credentials = 'omit',
+}) {
   if (typeof src !== 'string' || !src) {
     throw new Error('no image URL');
   }
-  return { src, dataUrl: dataUrl ?? undefined, urgent: Boolean(urgent) };
+  if (!PRIORITIES.includes(priority) || !CREDENTIALS.includes(credentials)) {
+    throw new Error(
+      `bad request: priority ${priority}, credentials ${credentials}`,
+    );
+  }
+  return { src, dataUrl: dataUrl ?? undefined, priority, credentials };
 }
 
 async function createMenus() {
@@ -197,13 +254,18 @@ chrome.contextMenus.onClicked.addListener(handleContextMenuClick);
 
 listen(TARGET.serviceWorker, {
   [MSG.scoreImage]: (data) => toOffscreen(MSG.scoreImage, imageRequest(data)),
+  // full resolution never with cookies: its heatmaps put pixels into the page
   [MSG.checkFullResolution]: (data) =>
-    toOffscreen(MSG.checkFullResolution, imageRequest(data)),
+    toOffscreen(
+      MSG.checkFullResolution,
+      imageRequest({ ...data, priority: 'high', credentials: 'omit' }),
+    ),
   [MSG.reportWrong]: (data) =>
     toOffscreen(MSG.reportWrong, {
-      ...imageRequest({ ...data, urgent: true }),
+      ...imageRequest({ ...data, priority: 'high' }),
       report: data.report,
     }),
   [MSG.openOptions]: () => chrome.runtime.openOptionsPage(),
   [MSG.captureTab]: (data, sender) => captureTab(sender),
+  [MSG.offscreenReady]: () => offscreenIsReady(),
 });

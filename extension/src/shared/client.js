@@ -83,9 +83,21 @@ async function imageRef(src) {
   return { src };
 }
 
-/** The check result for one image (see shared/results.js). */
-export async function scoreImage(src, { urgent = false } = {}) {
-  return ask(MSG.scoreImage, { ...(await imageRef(src)), urgent });
+/**
+ * The check result for one image (see shared/results.js). `priority`: 'high'
+ * when the user asked for this image (a panel), 'low' for auto-badges.
+ * `credentials`: 'include' only for the gesture that earns the site's
+ * cookies, "Check for deepfake" in the context menu; else 'omit'.
+ */
+export async function scoreImage(
+  src,
+  { priority = 'low', credentials = 'omit' } = {},
+) {
+  return ask(MSG.scoreImage, {
+    ...(await imageRef(src)),
+    priority,
+    credentials,
+  });
 }
 
 /** The backend's answer for the image at full resolution, with heatmaps. */
@@ -95,8 +107,13 @@ export async function checkFullResolution(src) {
 
 /**
  * "This is wrong": the report to the backend, which the extension sends with
- * the image's hash (and its bytes, only when `report.includeImage`).
+ * the image's hash (and its bytes, only when `report.includeImage`); the
+ * bytes are fetched with the `credentials` its panel's verdict was.
  */
-export async function reportWrong(src, report) {
-  return ask(MSG.reportWrong, { ...(await imageRef(src)), report });
+export async function reportWrong(src, report, { credentials = 'omit' } = {}) {
+  return ask(MSG.reportWrong, {
+    ...(await imageRef(src)),
+    report,
+    credentials,
+  });
 }

@@ -26,6 +26,8 @@ export const MSG = Object.freeze({
   checkFrames: 'check-frames',
   // content -> service worker: a capture of the visible tab (a cross-origin video's frame)
   captureTab: 'capture-tab',
+  // offscreen -> service worker: the offscreen document listens now
+  offscreenReady: 'offscreen-ready',
 });
 
 /** Build an envelope. */

@@ -1,4 +1,4 @@
-// Runs one panel: asks for the in-browser verdict (urgent), then on request
+// Runs one panel: asks for the in-browser verdict (high priority), then on request
 // for the backend's full-resolution answer or sends "This is wrong" to it,
 // redrawing as answers arrive.
 // Shared by the content script (panel beside the image) and the result tab.
@@ -21,6 +21,8 @@ export function serverUseFor(settings) {
  * says why there is nothing to score (a protected video frame): the panel
  * says it and offers nothing else. `frame`: src is a video frame the
  * extension copied, a file with nothing to declare about the video.
+ * `credentials`: 'include' when the context menu opened the panel (the
+ * site's cookies, only if the site refuses without them), else 'omit'.
  */
 export function runPanel({
   src,
@@ -31,6 +33,7 @@ export function runPanel({
   openOptions,
   blocked = '',
   frame = false,
+  credentials = 'omit',
 }) {
   const state = {
     srcUrl: src,
@@ -85,14 +88,18 @@ export function runPanel({
       Object.assign(report, { status: 'sending', message: '' });
       redraw();
       try {
-        const answer = await reportWrong(src, {
-          verdict: shown.verdict ?? 'error',
-          score: shown.score,
-          modelVersion: shown.model?.version,
-          label: report.label,
-          note: report.note.trim(),
-          includeImage: report.includeImage,
-        });
+        const answer = await reportWrong(
+          src,
+          {
+            verdict: shown.verdict ?? 'error',
+            score: shown.score,
+            modelVersion: shown.model?.version,
+            label: report.label,
+            note: report.note.trim(),
+            includeImage: report.includeImage,
+          },
+          { credentials },
+        );
         Object.assign(report, {
           status: 'sent',
           id: answer.id,
@@ -118,7 +125,7 @@ export function runPanel({
     return { state, redraw };
   }
   const started = performance.now();
-  scoreImage(src, { urgent: true }).then(
+  scoreImage(src, { priority: 'high', credentials }).then(
     (result) => {
       state.browser = {
         status: 'done',

@@ -1,5 +1,5 @@
 // Small helpers for the offscreen document: a task queue with a concurrency
-// limit (urgent tasks jump the line) and a size-bounded cache.
+// limit (high-priority tasks jump the line) and a size-bounded cache.
 
 export class TaskQueue {
   constructor(limit) {
@@ -8,11 +8,11 @@ export class TaskQueue {
     this.waiting = [];
   }
 
-  /** Run `task()` when a slot is free; `urgent` puts it first in line. */
-  run(task, { urgent = false } = {}) {
+  /** Run `task()` when a slot is free; priority 'high' puts it first in line. */
+  run(task, { priority = 'low' } = {}) {
     return new Promise((resolve, reject) => {
       const entry = { task, resolve, reject };
-      if (urgent) {
+      if (priority === 'high') {
         this.waiting.unshift(entry);
       } else {
         this.waiting.push(entry);
