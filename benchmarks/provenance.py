@@ -157,7 +157,7 @@ def browser_rows(files: dict[str, bytes], repeats: int) -> tuple[list[dict], flo
         for n, (label, data) in enumerate(named.items()):
             paths[label] = f"f{n}" + (".png" if data[:4] == b"\x89PNG" else ".jpg")
             (folder / paths[label]).write_bytes(data)
-        dist = build_extension(Path(tmp) / "dist")
+        dist = build_extension(Path(tmp) / "dist", selftest=True)
         size_mb = sum(f.stat().st_size for f in dist.rglob("*") if f.is_file()) / 1e6
         with serve_folder(folder) as base, extension_browser(dist) as browser:
             browser.driver.set_script_timeout(120)

@@ -13,12 +13,16 @@ import {
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
 
-// `node build.mjs [outdir]`: tests build a fresh copy into a folder of their own
-const OUT = process.argv[2] ?? 'dist';
+// `node build.mjs [outdir] [--selftest]`: tests build a fresh copy into a
+// folder of their own; --selftest adds the scoring self-test page, which the
+// parity tests and benchmarks drive (a second copy of TF.js: never shipped)
+const ARGS = process.argv.slice(2);
+const OUT = ARGS.find((arg) => !arg.startsWith('--')) ?? 'dist';
+const SELFTEST = ARGS.includes('--selftest');
 
 // one bundle per runtime context; each path is relative to src/
 const ENTRIES = [
-  'selftest.js', // scoring self-test page; the parity test drives it
+  ...(SELFTEST ? ['selftest.js'] : []),
   'service-worker.js',
   'offscreen.js',
   'popup.js',
@@ -39,7 +43,7 @@ const STATIC = [
   ['src/options.html', 'options.html'],
   ['src/result.html', 'result.html'],
   ['src/pages.css', 'pages.css'],
-  ['src/selftest.html', 'selftest.html'],
+  ...(SELFTEST ? [['src/selftest.html', 'selftest.html']] : []),
   ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm.wasm'],
   ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm', 'wasm/tfjs-backend-wasm-simd.wasm'],
   ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm', 'wasm/tfjs-backend-wasm-threaded-simd.wasm'],

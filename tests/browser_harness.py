@@ -2,12 +2,14 @@
 
     from tests.browser_harness import build_extension, extension_browser, serve_folder
 
-    dist = build_extension(tmp_path / "dist")          # npm run build into a folder of the test's own
+    dist = build_extension(tmp_path / "dist", selftest=True)  # npm run build into a folder of the test's own
     with serve_folder(images_dir) as base_url, extension_browser(dist) as browser:
         browser.open("selftest.html")                  # chrome-extension://<id>/selftest.html
         browser.driver.execute_async_script(...)       # Selenium WebDriver, as usual
 
-- build_extension(out_dir) -> Path: builds extension/ into out_dir (fresh from the sources).
+- build_extension(out_dir, selftest=False) -> Path: builds extension/ into out_dir (fresh from
+  the sources); selftest=True adds selftest.html, the scoring self-test page the parity tests
+  and benchmarks drive, which the shipped build leaves out.
 - serve_folder(folder, cors=True) -> context manager yielding "http://127.0.0.1:PORT/": a
   static server on a free loopback port, with `Access-Control-Allow-Origin: *`
   so extension pages may fetch from it (cors=False: without it); stops when the block ends.
@@ -64,8 +66,8 @@ CHROMIUM_FLAGS = (
 PAGE_LOAD_TIMEOUT_S = 60  # a cold extension page with a 9 MB model on 2 busy cores
 
 
-def build_extension(out_dir: Path) -> Path:
-    """`npm run build` of extension/ into out_dir; raises with the build log on failure."""
+def build_extension(out_dir: Path, selftest: bool = False) -> Path:
+    """`npm run build` of extension/ into out_dir (with selftest.html if asked); raises with the build log on failure."""
     out_dir = Path(out_dir).resolve()
     if not (EXTENSION_SRC / "node_modules").is_dir():
         raise RuntimeError("extension/node_modules is missing; run `cd extension && npm ci`.")
@@ -73,7 +75,7 @@ def build_extension(out_dir: Path) -> Path:
     if npm is None:
         raise RuntimeError(f"npm is not installed; {INSTALL_HINT}.")
     done = subprocess.run(
-        [npm, "run", "build", "--silent", "--", str(out_dir)],
+        [npm, "run", "build", "--silent", "--", str(out_dir), *(["--selftest"] if selftest else [])],
         cwd=EXTENSION_SRC, capture_output=True, text=True, timeout=300,
     )
     if done.returncode != 0:

@@ -91,7 +91,7 @@ def browser_result(reply: dict) -> Result:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    dist = build_extension(tmp_path_factory.mktemp("extension") / "dist")
+    dist = build_extension(tmp_path_factory.mktemp("extension") / "dist", selftest=True)
     with serve_folder(PARITY_DIR) as base_url, extension_browser(dist) as browser:
         browser.driver.set_script_timeout(SCRIPT_TIMEOUT_S)
         browser.open("selftest.html")

@@ -31,7 +31,7 @@ window.selftest[method](arg).then(
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    dist = build_extension(tmp_path_factory.mktemp("extension") / "dist")
+    dist = build_extension(tmp_path_factory.mktemp("extension") / "dist", selftest=True)
     with serve_folder(PROVENANCE_DIR) as base_url, extension_browser(dist) as browser:
         browser.driver.set_script_timeout(60)
         browser.open("selftest.html")
