@@ -29,6 +29,9 @@ const MAX_CACHED_RESULTS = 1000;
 const FETCH_CONCURRENCY = 4;
 // TF.js runs one model at a time; more would only interleave and add latency
 const SCORE_CONCURRENCY = 1;
+// images read and decoded at once, the one being scored included: the next
+// ones decode while the model runs, and few decoded pixels wait in memory
+const PIXEL_SLOTS = 3;
 // a hung image server must not hold a queue slot forever
 const FETCH_TIMEOUT_MS = 20000;
 // answers of a site that shows an image only to signed-in visitors
@@ -42,6 +45,7 @@ const localCache = new BoundedCache(MAX_CACHED_RESULTS);
 const serverCache = new BoundedCache(MAX_CACHED_RESULTS);
 const fetchQueue = new TaskQueue(FETCH_CONCURRENCY);
 const scoreQueue = new TaskQueue(SCORE_CONCURRENCY);
+const pixelQueue = new TaskQueue(PIXEL_SLOTS);
 
 // WebGL drawn by the CPU (no usable GPU) is ~10x slower than wasm here:
 // 2-3.5 s against 0.1-0.25 s an image in headless Chromium on SwiftShader
@@ -153,16 +157,28 @@ function fetchBytes({ src, dataUrl }, { priority, credentials }) {
 /** In-browser scores for one image: faces with raw P(fake), image size, timings. */
 async function scoreInBrowser(image, access) {
   const started = performance.now();
-  const scorer = await getScorer();
+  // the model loads while the bytes download and decode
+  const scorerReady = getScorer();
+  scorerReady.catch(() => {}); // awaited below; a failed download never gets there
   const blob = await fetchBytes(image, access);
   const fetched = performance.now();
-  return scoreQueue.run(
+  const { priority } = access;
+  return pixelQueue.run(
     async () => {
       // what the file declares, from the same bytes; never part of the score
       const readStarted = performance.now();
       const provenance = await readProvenance(await blob.arrayBuffer());
       const provenanceMs = performance.now() - readStarted;
-      const scored = await scorer.scoreImage(await decodeImage(blob));
+      const imageData = await decodeImage(blob).catch((error) => {
+        // HEIC, say, where this browser has no decoder for it
+        throw new Error(
+          `this browser cannot decode this image (${error.message})`,
+        );
+      });
+      const scorer = await scorerReady;
+      const scored = await scoreQueue.run(() => scorer.scoreImage(imageData), {
+        priority,
+      });
       return {
         ...scored,
         provenance,
@@ -174,7 +190,7 @@ async function scoreInBrowser(image, access) {
         },
       };
     },
-    { priority: access.priority },
+    { priority },
   );
 }
 
@@ -267,11 +283,11 @@ async function checkImage({ src, dataUrl, settings, priority, credentials }) {
   let result;
   let info;
   try {
-    const scorer = await getScorer();
-    info = scorer.info;
     const scored = await localCache.remember(key, () =>
       scoreInBrowser(image, access),
     );
+    const scorer = await getScorer();
+    info = scorer.info;
     result = browserResult(scored, scorer, settings);
   } catch (error) {
     console.warn(`offscreen: could not score ${src.slice(0, 120)}`, error);

@@ -249,7 +249,24 @@ async function captureTab(sender) {
 // context menu: they call the very handler the menu calls
 globalThis.handleContextMenuClick = handleContextMenuClick;
 
-chrome.runtime.onInstalled.addListener(createMenus);
+/**
+ * With auto-badges on, the model loads when the browser (or the extension)
+ * starts, not when the first page asks: that page's badges come sooner.
+ */
+async function warmUp() {
+  const settings = await getSettings();
+  if (
+    settings.autoBadges ||
+    Object.values(settings.siteBadges ?? {}).includes(true)
+  ) {
+    await ensureOffscreenDocument();
+  }
+}
+
+chrome.runtime.onInstalled.addListener(() =>
+  Promise.all([createMenus(), warmUp()]),
+);
+chrome.runtime.onStartup.addListener(warmUp);
 chrome.contextMenus.onClicked.addListener(handleContextMenuClick);
 
 listen(TARGET.serviceWorker, {

@@ -13,8 +13,10 @@ import { ExtensionGone, scoreImage } from '../shared/client.js';
 
 // images smaller than this on either side get no badge (the rule)
 const MIN_SIDE_PX = 64;
-// requests one page keeps open; the offscreen document queues the rest itself
-const MAX_IN_FLIGHT = 4;
+// requests one page keeps open: enough that downloads and decoding overlap
+// the model's work (the offscreen document queues them), few enough that a
+// page scrolled past does not fill the queue ahead of the next page
+const MAX_IN_FLIGHT = 8;
 // start scoring a little before an image scrolls into view
 const VIEW_MARGIN = '200px';
 // mutations are handled together after this pause, not one node at a time

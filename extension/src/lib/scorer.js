@@ -32,11 +32,12 @@ export const MODEL_INFO_FORMAT = 1;
 // where build.mjs puts the wasm backend's binaries, relative to the extension
 const WASM_DIR = 'wasm/';
 // threaded wasm splits each layer across cores (its workers load from files
-// in wasm/; build.mjs says why not blob: URLs). One thread per logical core:
-// scoring comes in short bursts in the offscreen document, away from the
-// page's own thread, and on a 2-core machine one thread took ~2x the time a
-// face. (tfjs would cap the pool at half the logical cores; build.mjs lifts it.)
-const WASM_LOGICAL_CORES_PER_THREAD = 1;
+// in wasm/; build.mjs says why not blob: URLs). One core stays free for the
+// page and the browser: the threads of a layer wait for each other, so on 2
+// busy cores two threads took 2-4x the time a face of one (56-83 against
+// 187-270 ms an image, load average 11), and they took the page's core.
+// (tfjs would cap the pool at half the logical cores; build.mjs lifts it.)
+const WASM_CORES_LEFT_FREE = 1;
 // 4 at most: a 160 px MobileNetV2's layers are small, each split costs a
 // sync, and the page needs cores too
 const WASM_MAX_THREADS = 4;
@@ -132,11 +133,12 @@ async function startWasm(wasmPath, maxThreads) {
     setWasmPaths(wasmPath);
     wasmPathSet = wasmPath;
   }
-  const threads = Math.min(
-    Math.floor(
-      (navigator.hardwareConcurrency || 1) / WASM_LOGICAL_CORES_PER_THREAD,
+  const threads = Math.max(
+    1,
+    Math.min(
+      (navigator.hardwareConcurrency || 1) - WASM_CORES_LEFT_FREE,
+      maxThreads ?? WASM_MAX_THREADS,
     ),
-    maxThreads ?? WASM_MAX_THREADS,
   );
   if (
     threads > 1 &&
