@@ -28,6 +28,7 @@ const ENTRIES = [
   'popup.js',
   'options.js',
   'result.js',
+  'files.js',
 ];
 // content scripts are classic scripts, not modules: bundled as an IIFE so
 // nothing leaks into the isolated world's globals
@@ -42,6 +43,7 @@ const STATIC = [
   ['src/popup.html', 'popup.html'],
   ['src/options.html', 'options.html'],
   ['src/result.html', 'result.html'],
+  ['src/files.html', 'files.html'],
   ['src/pages.css', 'pages.css'],
   ...(SELFTEST ? [['src/selftest.html', 'selftest.html']] : []),
   ['node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm.wasm'],

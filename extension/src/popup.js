@@ -1,9 +1,13 @@
-// The toolbar popup: this page's counts and the auto-badge switches. It
+// The toolbar popup: this page's counts, the auto-badge switches, a link to
+// "Check files", the model in use and whether the scoring server answers. It
 // shows the active tab, or the tab named by ?tab=<id> when opened as a page.
 
+import { backendHealth } from './shared/backend-client.js';
+import { modelText } from './shared/results.js';
 import {
   badgesOnFor,
   getSettings,
+  loadModelInfo,
   onSettingsChanged,
   setSettings,
 } from './shared/settings.js';
@@ -95,7 +99,60 @@ $('open-options').addEventListener('click', (event) => {
   event.preventDefault();
   chrome.runtime.openOptionsPage();
 });
+$('open-files').addEventListener('click', (event) => {
+  event.preventDefault();
+  chrome.tabs.create({ url: chrome.runtime.getURL('files.html') });
+});
 
+async function showModel() {
+  try {
+    const info = await loadModelInfo();
+    $('model').textContent = modelText({
+      name: info.name ?? info.model,
+      version: info.version,
+    });
+  } catch (error) {
+    $('model').textContent = `unreadable (${error.message})`;
+  }
+}
+
+/** Whether the server answers; with the privacy switch on, nothing is asked. */
+async function showServer() {
+  const settings = await getSettings();
+  const server = $('server');
+  server.dataset.state = 'asking';
+  if (settings.neverSendImages) {
+    server.dataset.state = 'off';
+    server.textContent = 'off (this browser never sends images)';
+    return;
+  }
+  if (!settings.backendUrl) {
+    server.dataset.state = 'unset';
+    server.textContent = 'none set (checks stay in this browser)';
+    return;
+  }
+  server.textContent = `${settings.backendUrl}: asking…`;
+  try {
+    await backendHealth(settings);
+    server.dataset.state = 'reachable';
+    server.textContent = `${settings.backendUrl}: reachable`;
+  } catch (error) {
+    server.dataset.state = 'unreachable';
+    server.textContent = `${settings.backendUrl}: not reachable. ${error.message}`;
+  }
+}
+
+showModel();
+showServer();
+onSettingsChanged((changed) => {
+  if (
+    ['backendUrl', 'apiToken', 'neverSendImages'].some((k) =>
+      changed.includes(k),
+    )
+  ) {
+    showServer();
+  }
+});
 onSettingsChanged(() => refreshSwitches());
 await refreshStats();
 await refreshSwitches();

@@ -55,7 +55,8 @@ async function ask(type, data) {
   }
 }
 
-function readAsDataUrl(blob) {
+/** A Blob (or File) as a data: URL. */
+export function readAsDataUrl(blob) {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
     reader.onload = () => resolve(reader.result);
