@@ -3,7 +3,7 @@ loaded unpacked, pages on one loopback origin, their images on another
 (served without CORS headers), and a real scoring backend where a test needs one.
 
 One browser for the module: the model loads once. Settings are cleared
-before each test. A screenshot of a badged page goes to artifacts/.
+before each test. Screenshots of a badged page and a panel go to pytest's tmp folders.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from tests.extension.devtools import DevTools
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
-ARTIFACTS = REPO / "artifacts"
 FACE_ROWS = list(csv.DictReader((FIXTURES / "faces" / "manifest.csv").open()))
 NON_FACES = ["photos/landscape_china.jpg", "photos/logo_matplotlib.png"]
 PORTRAIT = "photos/portrait_grace_hopper.jpg"
@@ -325,7 +324,7 @@ def test_the_shipped_build_holds_one_tfjs_and_no_self_test_page(dist):
 # ---------------------------------------------------------------- verdicts
 
 @pytest.fixture(scope="module")
-def verdicts(browser, sites, tools):
+def verdicts(browser, sites, tools, tmp_path_factory):
     """The fixture faces, a landscape and a logo, badged on a page of another origin."""
     driver = browser.driver
     tools.evaluate_in_service_worker("chrome.storage.sync.clear()")
@@ -333,15 +332,15 @@ def verdicts(browser, sites, tools):
     ids = [f"face-{i}" for i in range(len(FACE_ROWS))] + [f"other-{i}" for i in range(len(NON_FACES))]
     seen = wait_for_verdicts(driver, ids)
     badges = driver.execute_script(READ_BADGES)
-    ARTIFACTS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / "extension-badges.png"))
-    return seen, badges
+    shot = tmp_path_factory.mktemp("screenshots") / "extension-badges.png"
+    driver.save_screenshot(str(shot))
+    return seen, badges, shot
 
 
 @pytest.mark.parametrize("index,row", list(enumerate(FACE_ROWS)), ids=[r["path"] for r in FACE_ROWS])
 def test_fixture_faces_get_their_label(verdicts, index, row):
     """On the right side of the threshold; inside the uncertain band the honest answer is "uncertain"."""
-    seen, _ = verdicts
+    seen, _, _ = verdicts
     got = seen[f"face-{index}"]
     info = json.loads((REPO / "extension" / "model" / "model-info.json").read_text())
     score, (low, high) = float(got["score"]), info["uncertain_band"]
@@ -376,14 +375,14 @@ def test_black_and_white_faces_get_the_wider_band(browser, sites, tools, setting
 
 @pytest.mark.parametrize("index,path", list(enumerate(NON_FACES)), ids=NON_FACES)
 def test_landscape_and_logo_have_no_face(verdicts, index, path):
-    seen, _ = verdicts
+    seen, _, _ = verdicts
     got = seen[f"other-{index}"]
     assert got["verdict"] == "no-face", f"{path}: {got}"
     assert got["score"] == ""
 
 
 def test_every_image_has_a_badge_on_top_that_says_its_verdict(verdicts):
-    seen, badges = verdicts
+    seen, badges, shot = verdicts
     assert len(badges) == len(seen)
     assert sorted(b["verdict"] for b in badges) == sorted(i["verdict"] for i in seen.values())
     for badge in badges:
@@ -391,7 +390,7 @@ def test_every_image_has_a_badge_on_top_that_says_its_verdict(verdicts):
         assert badge["text"].startswith(BADGE_LABELS[badge["verdict"]]), badge
         if badge["verdict"] in ("fake", "uncertain"):
             assert badge["text"].split(" ")[1].endswith("%"), badge
-    assert (ARTIFACTS / "extension-badges.png").stat().st_size > 10_000
+    assert shot.stat().st_size > 10_000
 
 
 # ---------------------------------------------------------------- layout and styles
@@ -752,7 +751,7 @@ def test_options_start_from_the_model_and_keep_changes_in_sync_storage(browser, 
 
 # ---------------------------------------------------------------- with a backend
 
-def test_full_resolution_shows_the_backends_answer(browser, sites, tools, backend):
+def test_full_resolution_shows_the_backends_answer(browser, sites, tools, backend, tmp_path):
     driver = browser.driver
     browser.open("options.html")
     driver.find_element(By.ID, "backend-url").send_keys(backend.base)
@@ -771,8 +770,7 @@ def test_full_resolution_shows_the_backends_answer(browser, sites, tools, backen
     panel = wait_for_panel(driver, lambda p: any(a["kind"] == "full-resolution" for a in p["answers"]))
     server = next(a for a in panel["answers"] if a["kind"] == "full-resolution")
     assert server["source"] == "server"
-    ARTIFACTS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / "extension-panel.png"))
+    driver.save_screenshot(str(tmp_path / "extension-panel.png"))
 
     direct = backend.score(PORTRAIT, explain=True)
     assert server["verdict"] == direct["verdict"].replace("_", "-")
