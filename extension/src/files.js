@@ -26,6 +26,7 @@ document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 function setStatus(item, status, text) {
   item.dataset.status = status;
   item.querySelector('.status').textContent = text;
+  summarise(); // the summary never lags behind the list
 }
 
 function summarise() {
@@ -49,10 +50,9 @@ function addFiles(files) {
     panel.className = 'file-panel';
     item.append(name, ' ', status, panel);
     $('files').append(item);
-    setStatus(item, 'waiting', 'Waiting…');
     waiting.push({ file, item });
+    setStatus(item, 'waiting', 'Waiting…');
   }
-  summarise();
   checkNext();
 }
 
@@ -114,7 +114,6 @@ async function checkNext() {
         `Could not read the file: ${error.message}`,
       );
     }
-    summarise();
   }
   checking = false;
 }
