@@ -96,7 +96,10 @@ LOAD_JS = """(async () => {
 })()"""
 # recorded by the badge page itself from its first script on, so nothing is missed
 WATCH_JS = """
-window.bench = { first: null, done: null, final: 0, verdicts: {} };
+window.bench = { first: null, done: null, final: 0, verdicts: {}, longTasks: [] };
+// the page's main thread: every task over 50 ms, whoever ran it (page, content script, layout)
+new PerformanceObserver((list) => { for (const e of list.getEntries()) bench.longTasks.push(e.duration); })
+  .observe({ type: 'longtask', buffered: true });
 const watch = () => {
   const imgs = [...document.images];
   const verdicts = {};
@@ -405,7 +408,9 @@ def main(argv=None):
     ]
 
     wasm_run = runs[0]
-    verdicts = "; ".join(f"{p['label']}: {p['verdicts']}, load event at {p['load']:.0f} ms" for p in faces_pages)
+    verdicts = "; ".join(
+        f"{p['label']}: {p['verdicts']}, load event at {p['load']:.0f} ms, {len(p['longTasks'])} long task(s) on the "
+        f"page's main thread (over 50 ms; longest {max(p['longTasks'], default=0):.0f} ms)" for p in faces_pages)
     notes = (
         f"Command: `python -m benchmarks --only browser --rounds {a.rounds} --budget-s {a.budget_s:g} "
         f"--page-images {a.page_images}`. Chromium {env['chromium']} headless, {env['cores']} cores, no GPU: "
