@@ -1,0 +1,21 @@
+"""The fixture faces' crop cache, made once for every training test that trains."""
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture(scope="session")
+def fixture_cache(tmp_path_factory):
+    """The fixture faces' crops, and reconstructions of their reals by briefly trained small autoencoders."""
+    pytest.importorskip("torch", reason="training extra: bash scripts/install_training.sh installs torch")
+    from training import synthesize
+    from training.config import TrainConfig
+    from training.prepare import cache_path, prepare
+
+    cfg, cache_dir = TrainConfig(), tmp_path_factory.mktemp("cache")
+    prepare(str(FIXTURES / "faces" / "manifest.csv"), str(cache_dir), cfg.image_size, cfg.margin)
+    cache = cache_path(cache_dir, cfg.image_size, cfg.margin)
+    synthesize.main(["--cache", str(cache), "--taef2-share", "0", "--autoencoder-steps", "3",
+                     "--train", "6", "--val", "3"])
+    return cache
