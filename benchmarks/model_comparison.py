@@ -204,7 +204,7 @@ def main(argv=None):
 
     shipped = Classifier(SHIPPED_MODEL_DIR)
     test_crops = load_split(cache_path(work, shipped.input_size, shipped.margin), "test")
-    trained, gpu_run = shipped.config["train_config"], shipped.config.get("gpu_run")
+    trained, gpu_run = shipped.config.train_config, shipped.config.gpu_run
     if gpu_run:  # training.train_gpu (model 1.3.0 on): batches of its own size, epochs as run
         schedule = gpu_run["args"]
         steps = len(gpu_run["history"]) * (schedule["samples_per_epoch"] // schedule["batch_size"])

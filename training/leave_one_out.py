@@ -42,8 +42,8 @@ def shipped_run(model_dir: Path, sources: set) -> tuple[str, list, dict, callabl
     from scoring.classifier import Classifier
 
     classifier = Classifier(model_dir)
-    trained_on = set(classifier.config["train_config"]["source_weights"])
-    summary = {"best_val_auc": classifier.config.get("val_metrics", {}).get("auc")}
+    trained_on = set(classifier.config.train_config["source_weights"])
+    summary = {"best_val_auc": classifier.config.val_metrics.get("auc")}
     return (f"{classifier.name} {classifier.version}", sorted(sources - trained_on), summary,
             lambda crops: classifier.score_crops(crops.images))
 

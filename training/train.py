@@ -228,8 +228,7 @@ def polish_shipped(cfg: TrainConfig, resume: bool, version: str) -> Path:
 
 def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str, gpu_run: dict | None = None) -> Path:
     """Choose the threshold and uncertain band on `val`, then write the model and config.json."""
-    from scoring import faces
-    from scoring.classifier import CLASS_ORDER, CONFIG_FILE, MODEL_FILE
+    from scoring.model_config import MODEL_FILE, GreyscaleRule, ModelConfig
     from training.calibrate import auc_by_source, choose_band, choose_threshold
     from training.model import fold_batchnorm
 
@@ -247,37 +246,24 @@ def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str, gpu_run
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / MODEL_FILE
     shipped.save(model_path)
-    config = {
-        "name": "deepfake-mobilenetv2",
-        "version": version,
-        "sha256": sha256(model_path),
-        "input_size": cfg.image_size,
-        "input": "RGB, float32 0..255, NHWC; the model scales and ImageNet-normalises inside",
-        "margin": cfg.margin,
-        "class_order": list(CLASS_ORDER),
-        "output": "P(fake), one sigmoid unit",
-        "threshold": threshold,
-        "uncertain_band": list(band),
-        "greyscale": greyscale,
-        "tta_flip": cfg.tta_flip,
-        "face_detector": {
-            "model": "face_detector/blazeface.json",
-            "input_size": faces.DETECTOR_INPUT,
-            "nms_iou": faces.NMS_IOU,
-            "max_faces": faces.MAX_FACES,
-            "min_face_px": faces.MIN_FACE_PX,
-            "passes": [
-                {"fill": f, "min_score": s, "min_face_share": m} for f, s, m in faces.DETECTION_PASSES
-            ],
-        },
-        "parameters": int(shipped.count_params()),
-        "val_metrics": val_metrics,
-        "train_config": cfg.to_dict(),
-    }
+    train_config = cfg.to_dict()
     if gpu_run:
-        config["gpu_run"] = gpu_run  # training.train_gpu's schedule and per-epoch val AUC
-        config["train_config"]["seed"] = gpu_run["args"]["seed"]  # the run's seed, not the CPU recipe's
-    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        train_config["seed"] = gpu_run["args"]["seed"]  # the run's seed, not the CPU recipe's
+    ModelConfig(
+        name="deepfake-mobilenetv2",
+        version=version,
+        sha256=sha256(model_path),
+        input_size=cfg.image_size,
+        margin=cfg.margin,
+        threshold=threshold,
+        uncertain_band=tuple(band),
+        greyscale=GreyscaleRule(**{**greyscale, "uncertain_band": tuple(greyscale["uncertain_band"])}),
+        tta_flip=cfg.tta_flip,
+        parameters=int(shipped.count_params()),
+        val_metrics=val_metrics,
+        train_config=train_config,
+        gpu_run=gpu_run,  # training.train_gpu's schedule and per-epoch val AUC
+    ).save(out)
     print(f"model written to {model_path}")
     return out
 
