@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("scoring", "backend", "converter", "scan", "training", "benchmarks", "support", "tests")
+PACKAGES = ("scoring", "backend", "converter", "scan", "training", "benchmarks", "harness", "tests")
 
 # (package, the project packages it may import besides itself)
 ALLOWED = [
@@ -25,8 +25,8 @@ ALLOWED = [
     ("converter", {"scoring"}),
     ("scan", {"scoring", "backend"}),
     ("training", {"scoring"}),
-    ("benchmarks", {"scoring", "backend", "converter", "scan", "training", "support"}),
-    ("support", {"scoring", "backend"}),
+    ("benchmarks", {"scoring", "backend", "converter", "scan", "training", "harness"}),
+    ("harness", {"scoring", "backend"}),
 ]
 
 
@@ -51,7 +51,7 @@ def test_a_package_imports_only_the_layers_under_it(package, allowed):
         for path in sorted((REPO / package).rglob("*.py"))
     }
     wrong = {path: names for path, names in wrong.items() if names}
-    assert not wrong, f"imports pointing up or sideways: {wrong}; move the shared code down into scoring/ or support/"
+    assert not wrong, f"imports pointing up or sideways: {wrong}; move the shared code down into scoring/ or harness/"
 
 
 def test_the_server_process_loads_no_training_code():

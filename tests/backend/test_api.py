@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from PIL import Image
-from server_kit import FIXTURES, PORTRAIT, PORTRAIT_FACE_CENTRE, PORTRAIT_SIZE, box_contains, encode, portrait
+from harness.servers import FIXTURES, PORTRAIT, PORTRAIT_FACE_CENTRE, PORTRAIT_SIZE, box_contains, encode, portrait
 
 from backend.api import MODEL_FIELDS, OPENAPI_PATH
 from backend.config import SETTINGS, from_env

@@ -247,7 +247,7 @@ def test_a_model_folder_with_a_bad_config_is_refused_before_any_worker_starts(co
 
 @pytest.fixture(scope="module")
 def image_server():
-    from tests.backend.server_kit import LAB_HOST, ImageServer, serve
+    from harness.servers import LAB_HOST, ImageServer, serve
 
     server = ImageServer(LAB_HOST)
     serve(server)

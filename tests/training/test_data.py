@@ -10,7 +10,7 @@ from training.config import TrainConfig
 from training.crops import Crops, source_weights
 from training.data import train_dataset
 from training.prepare import read_manifest
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 
 
 @pytest.mark.parametrize(
