@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
+from scoring.model_config import SHIPPED_MODEL_DIR
+
 ENV_PREFIX = "DFD_"
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "shipped_model"
 
 
 def parse_bool(text: str) -> bool:

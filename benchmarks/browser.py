@@ -2,7 +2,7 @@
 
     python -m benchmarks --only browser [--rounds 5] [--budget-s 90] [--page-images 50]
 
-1. Builds the extension (tests/browser_harness.py) and opens its self-test
+1. Builds the extension (harness/browser.py) and opens its self-test
    page (selftest.html), which runs lib/scorer.js, the code the offscreen
    document runs. On the 'wasm' and 'webgl' backends (webgl is SwiftShader
    here: there is no GPU) each committed fixture image (tests/fixtures/faces,
@@ -140,7 +140,7 @@ def call(driver, fn: str, arg):
 
 def load_watching_wasm(browser, backend: str) -> tuple[dict, float, list[str]]:
     """selftest.load(backend) through DevTools: its value, in-page ms, and the .wasm files fetched meanwhile."""
-    import websocket  # websocket-client, as tests/extension/devtools.py uses
+    import websocket  # websocket-client, as harness/devtools.py uses
 
     address = browser.driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
     listed = json.load(urllib.request.urlopen(f"http://{address}/json/list", timeout=10))
@@ -241,7 +241,7 @@ def time_badge_page(driver, url: str) -> dict:
 
 
 def run_selftest(dist: Path, rounds: int, budget_s: float) -> tuple[dict, list[dict]]:
-    from tests.browser_harness import extension_browser, serve_folder
+    from harness.browser import extension_browser, serve_folder
 
     urls_of = fixture_images()
     with serve_folder(FIXTURES) as base, extension_browser(dist) as browser:
@@ -259,7 +259,7 @@ def run_selftest(dist: Path, rounds: int, budget_s: float) -> tuple[dict, list[d
 
 
 def run_badge_pages(dist: Path, count: int) -> list[dict]:
-    from tests.browser_harness import extension_browser, serve_folder
+    from harness.browser import extension_browser, serve_folder
 
     pages = []
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
@@ -277,7 +277,7 @@ def run_badge_pages(dist: Path, count: int) -> list[dict]:
 
 
 def main(argv=None):
-    from tests.browser_harness import build_extension
+    from harness.browser import build_extension
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=5, help="timed rounds over the fixtures per backend")

@@ -241,7 +241,7 @@ def main(argv=None):
 
     shipped = Classifier(SHIPPED_MODEL_DIR)
     test_crops = load_split(cache_path(work, shipped.input_size, shipped.margin), "test")
-    trained, gpu_run = shipped.config["train_config"], shipped.config.get("gpu_run")
+    trained, gpu_run = shipped.config.train_config, shipped.config.gpu_run
     if gpu_run:  # the PyTorch trainer (model 1.3.0 on): batches of its own size, epochs as run
         schedule = gpu_run.get("args", trained)  # 1.3.0 and 1.4.0 kept the schedule apart from train_config
         steps = len(gpu_run["history"]) * (schedule["samples_per_epoch"] // schedule["batch_size"])

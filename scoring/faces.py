@@ -25,12 +25,13 @@ import math
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-FACE_DETECTOR_PATH = Path(__file__).resolve().parent.parent / "shipped_model" / "face_detector" / "blazeface.json"
+from scoring.model_config import SHIPPED_MODEL_DIR
+
+FACE_DETECTOR_PATH = SHIPPED_MODEL_DIR / "face_detector" / "blazeface.json"
 
 DETECTOR_INPUT = 256  # the BlazeFace "back camera" model's fixed input size
 DETECTOR_NORM = (127.5, 1.0)  # BlazeFace wants pixels in -1..1: x / 127.5 - 1.0

@@ -42,10 +42,10 @@ def shipped_run(model_dir: Path, sources: set) -> tuple[str, list, dict, callabl
     from scoring.classifier import Classifier
 
     classifier = Classifier(model_dir)
-    recipe = classifier.config["train_config"]
+    recipe = classifier.config.train_config
     # the Keras recipe (to 1.4.0) named its sources in source_weights; training.train's in fake_weights
     trained_on = set(recipe.get("source_weights") or recipe["fake_weights"]) - set(recipe.get("leave_out", ()))
-    summary = {"best_val_auc": classifier.config.get("val_metrics", {}).get("auc")}
+    summary = {"best_val_auc": classifier.config.val_metrics.get("auc")}
     return (f"{classifier.name} {classifier.version}", sorted(sources - trained_on), summary,
             lambda crops: classifier.score_crops(crops.images))
 

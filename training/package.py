@@ -88,30 +88,26 @@ def greyscale_calibration(model, val_crops, threshold: float) -> dict:
 
 
 def model_config(version: str, model_sha256: str, parameters: int, calibrated: dict, greyscale: dict,
-                 recipe: dict, run: dict) -> dict:
-    """config.json of a packaged model: the one place its dict is built (scoring's ModelConfig reads it)."""
-    from scoring.classifier import CLASS_ORDER
+                 recipe: dict, run: dict):
+    """config.json of a packaged model, as scoring's ModelConfig (which validates and saves it)."""
+    from scoring.model_config import GreyscaleRule, ModelConfig
     from training.model import LAST_CONV
 
-    return {
-        "name": MODEL_NAME,
-        "version": version,
-        "sha256": model_sha256,
-        "input_size": recipe["image_size"],
-        "input": "RGB, float32 0..255, NHWC; the model scales and ImageNet-normalises inside",
-        "margin": recipe["margin"],
-        "class_order": list(CLASS_ORDER),
-        "output": "P(fake), one sigmoid unit",
-        "threshold": calibrated["threshold"],
-        "uncertain_band": calibrated["uncertain_band"],
-        "greyscale": greyscale,
-        "tta_flip": False,  # one forward pass a face: the mirror added 0.001-0.006 val AUC for twice the compute
-        "heatmap_layer": LAST_CONV,
-        "parameters": parameters,
-        "val_metrics": calibrated["val_metrics"],
-        "train_config": recipe,  # training.config.TrainConfig as the run used it
-        "gpu_run": run,  # how the run went: best val AUC, minutes, every epoch (the key older configs use)
-    }
+    return ModelConfig(
+        name=MODEL_NAME,
+        version=version,
+        sha256=model_sha256,
+        input_size=recipe["image_size"],
+        margin=recipe["margin"],
+        threshold=calibrated["threshold"],
+        uncertain_band=tuple(calibrated["uncertain_band"]),
+        greyscale=GreyscaleRule(**{**greyscale, "uncertain_band": tuple(greyscale["uncertain_band"])}),
+        heatmap_layer=LAST_CONV,
+        parameters=parameters,
+        val_metrics=calibrated["val_metrics"],
+        train_config=recipe,  # training.config.TrainConfig as the run used it
+        gpu_run=run,  # how the run went: best val AUC, minutes, every epoch (the key 1.3.0 and 1.4.0 use)
+    )
 
 
 def package(weights, version: str, out, cache_dir: str | None = None, test_data=None, skip_test: bool = False,
@@ -120,7 +116,7 @@ def package(weights, version: str, out, cache_dir: str | None = None, test_data=
 
     test_data: the folder whose test split is scored (default: the run's manifest's folder).
     """
-    from scoring.classifier import CONFIG_FILE, MODEL_FILE, SHIPPED_MODEL_DIR
+    from scoring.model_config import MODEL_FILE, SHIPPED_MODEL_DIR
     from training.crops import load_split
     from training.prepare import cache_path
 
@@ -145,9 +141,8 @@ def package(weights, version: str, out, cache_dir: str | None = None, test_data=
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL_FILE)
     run = {k: summary[k] for k in ("best_val_auc", "minutes", "history")}
-    config = model_config(version, sha256(out / MODEL_FILE), int(model.count_params()), calibrated, greyscale,
-                          summary["config"], run)
-    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    model_config(version, sha256(out / MODEL_FILE), int(model.count_params()), calibrated, greyscale,
+                 summary["config"], run).save(out)
     print(f"candidate {version} in {out}")
     if not skip_test:
         from training.evaluate import evaluate

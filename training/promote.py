@@ -20,7 +20,7 @@ FILES = ("deepfake_classifier.keras", "config.json", "metrics.json", "metrics.ro
 
 def promote(candidate, target=None) -> Path:
     """Copy candidate's files into target (default shipped_model/); return target."""
-    from scoring.classifier import SHIPPED_MODEL_DIR
+    from scoring.model_config import SHIPPED_MODEL_DIR
     from training.model_card import refresh
     from training.package import sha256
 

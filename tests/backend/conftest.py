@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from server_kit import LAB_HOST, PUBLIC_STAND_IN, ImageServer, serve
+from harness.servers import LAB_HOST, PUBLIC_STAND_IN, ImageServer, serve
 
 from backend import create_app, fetch
 

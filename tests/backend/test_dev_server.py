@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import requests
-from server_kit import ACCESS_LINE, PORTRAIT, PORTRAIT_FACE_CENTRE, REPO, box_contains, free_port, running_server
+from harness.servers import ACCESS_LINE, PORTRAIT, PORTRAIT_FACE_CENTRE, REPO, box_contains, free_port, running_server
 
 
 def test_dev_server_scores_on_the_host_and_port_given(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
-from server_kit import (
+from harness.servers import (
     ACCESS_LINE,
     FIXTURES,
     MODEL_LOADED,

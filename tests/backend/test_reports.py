@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from server_kit import PORTRAIT, REPO, encode, portrait
+from harness.servers import PORTRAIT, REPO, encode, portrait
 from test_api import schema_validator
 
 from backend.db import database_url

@@ -14,7 +14,7 @@ from PIL import Image
 
 from backend.video import Track, Tracker
 from scoring.classifier import FaceScore
-from tests import video_fixtures as vf
+from harness import video as vf
 
 REPO = Path(__file__).resolve().parents[2]
 SCORE_VIDEO = "/api/v1/score-video"

@@ -27,7 +27,7 @@ from converter.export import (
 )
 from converter.parity import BOX_TOLERANCE, SCORE_TOLERANCE, ParityError, Result, check_parity, parity_problems
 from scoring import faces
-from scoring.classifier import CONFIG_FILE, MODEL_FILE
+from scoring.model_config import CONFIG_FILE, MODEL_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = sorted(str(p.relative_to(DEFAULT_OUT_DIR)) for p in DEFAULT_OUT_DIR.rglob("*") if p.is_file())
@@ -179,13 +179,13 @@ def case_config_of_another_model(folder: Path) -> Path:
 
 
 BAD_INPUTS = [
-    (case_missing_folder, "none", "does not exist; train one with `python -m training.train`"),
+    (case_missing_folder, "none", "does not exist; package a trained model there"),
     (case_no_model_file, "none", f"{MODEL_FILE} is missing"),
     (case_no_config, "none", f"{CONFIG_FILE} is missing"),
     (case_text_as_model, "none", "is not a Keras model (a .keras file is a zip archive)"),
     (case_zip_not_keras, "none", "is not a Keras model keras can load"),
     (case_config_not_json, "none", "is not valid JSON"),
-    (case_config_incomplete, "none", "lacks threshold; re-run training"),
+    (case_config_incomplete, "none", "lacks threshold; re-run the packaging step"),
     (case_config_of_another_model, "none", "describes another model"),
     (case_no_config, "int4", "Unknown quantization 'int4'; choose one of none, float16, uint8"),
 ]

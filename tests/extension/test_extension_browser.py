@@ -26,9 +26,9 @@ from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.backend.server_kit import ACCESS_LINE, free_port, running_server
-from tests.browser_harness import build_extension, extension_browser, serve_folder, serve_signed_in_only
-from tests.extension.devtools import DevTools
+from harness.servers import ACCESS_LINE, free_port, running_server
+from harness.browser import build_extension, extension_browser, serve_folder, serve_signed_in_only
+from harness.devtools import DevTools
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"

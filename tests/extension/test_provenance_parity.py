@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from backend import provenance
-from tests.browser_harness import build_extension, extension_browser, serve_folder
+from harness.browser import build_extension, extension_browser, serve_folder
 
 PROVENANCE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "provenance"
 FIXTURES = sorted(p.name for p in PROVENANCE_DIR.iterdir() if p.suffix in {".jpg", ".png"})

@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.browser_harness import build_extension, extension_browser
-from tests.extension.devtools import DevTools
-from tests.video_fixtures import FAKE_FACE, REAL_FACE, encode
+from harness.browser import build_extension, extension_browser
+from harness.devtools import DevTools
+from harness.video import FAKE_FACE, REAL_FACE, encode
 
 FRAME_MENU_ITEM = "dfd-check-frame"  # "Check this frame" in service-worker.js
 VERDICT_TIMEOUT_S = 120  # the first frame loads the model in the offscreen document on 2 busy cores

@@ -17,6 +17,7 @@ import pytest
 
 from scan import inputs
 from scan.__main__ import Progress, main
+from scoring.model_config import CONFIG_FILE, MODEL_FILE, SHIPPED_MODEL_DIR
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TRUNCATED_BYTES = 3000  # a JPEG cut after its headers: Pillow opens it, decoding fails
@@ -222,8 +223,8 @@ def test_retry_errors_scores_fixed_files_again(tmp_path, capsys):
 def test_workers_that_cannot_load_the_model_stop_the_scan_with_a_message(collection, tmp_path, capsys):
     broken = tmp_path / "model"
     broken.mkdir()
-    (broken / "config.json").write_text("{not json")
-    (broken / "deepfake_classifier.keras").write_bytes(b"")
+    shutil.copyfile(SHIPPED_MODEL_DIR / CONFIG_FILE, broken / CONFIG_FILE)
+    (broken / MODEL_FILE).write_bytes(b"")
     out = tmp_path / "results.jsonl"
     code = main([str(collection / "faces"), "--out", str(out), "--workers", "2", "--model-dir", str(broken)])
     assert code == 1
@@ -231,12 +232,22 @@ def test_workers_that_cannot_load_the_model_stop_the_scan_with_a_message(collect
     assert not out.exists() or out.read_text() == ""
 
 
+def test_a_model_folder_with_a_bad_config_is_refused_before_any_worker_starts(collection, tmp_path, capsys):
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / CONFIG_FILE).write_text("{not json")
+    (broken / MODEL_FILE).write_bytes(b"")
+    with pytest.raises(SystemExit) as stop:
+        main([str(collection / "faces"), "--out", str(tmp_path / "results.jsonl"), "--model-dir", str(broken)])
+    assert stop.value.code == 2 and "is not valid JSON" in capsys.readouterr().err
+
+
 # ---- URLs -----------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def image_server():
-    from tests.backend.server_kit import LAB_HOST, ImageServer, serve
+    from harness.servers import LAB_HOST, ImageServer, serve
 
     server = ImageServer(LAB_HOST)
     serve(server)

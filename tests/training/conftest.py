@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from training.augment import augment
 from training.calibrate import choose_band, choose_threshold
 from training.config import TrainConfig
 from training.prepare import read_manifest
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 
 
 def test_read_manifest_makes_paths_absolute_and_keeps_splits():

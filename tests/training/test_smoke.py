@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 
 torch = pytest.importorskip("torch", reason="training extra: bash scripts/install_training.sh installs torch")
 
@@ -75,7 +75,7 @@ def test_the_candidate_loads_in_scoring_and_scores_as_the_trained_net(candidate,
 
 
 def test_promote_copies_the_candidate_and_refreshes_the_cards_figures(candidate, tmp_path):
-    from scoring.classifier import SHIPPED_MODEL_DIR
+    from scoring.model_config import SHIPPED_MODEL_DIR
     from training.promote import promote
 
     target = tmp_path / "shipped"
@@ -91,7 +91,7 @@ def test_promote_copies_the_candidate_and_refreshes_the_cards_figures(candidate,
 
 
 def test_packaging_writes_a_candidate_never_the_shipped_model(candidate, tmp_path, monkeypatch):
-    from scoring.classifier import SHIPPED_MODEL_DIR
+    from scoring.model_config import SHIPPED_MODEL_DIR
     from training import package
 
     weights = candidate.parent / "run" / "net.pt"

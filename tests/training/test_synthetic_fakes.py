@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 from training.config import TrainConfig
 
 torch = pytest.importorskip("torch", reason="training extra: bash scripts/install_training.sh installs torch")

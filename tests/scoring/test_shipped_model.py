@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scoring.classifier import SHIPPED_MODEL_DIR, Classifier
+from scoring.classifier import Classifier
+from scoring.model_config import SHIPPED_MODEL_DIR
 from scoring.faces import detect_faces, load_image
 from training.model import count_flops
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 
 FACES = sorted((FIXTURES / "faces").glob("real/*.jpg")) + sorted((FIXTURES / "faces").glob("fake/*.jpg"))
 
