@@ -2,8 +2,8 @@
 
 Each setting is an environment variable `DFD_<KEY>` with a safe default and
 the reason for it. create_app() layers them: these defaults (or the
-environment), then instance/config.py, then test overrides. The README's
-"Self-hosting the scoring server" table lists the same rows.
+environment), then instance/config.py, then test overrides. The settings
+table in docs/server.md lists the same rows.
 
 This module imports nothing heavy: gunicorn's master process reads it, and
 TensorFlow must not be loaded before the workers fork.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -122,6 +123,8 @@ def main(argv=None) -> int:
         provenance.trust_anchors(settings.c2pa_trust_anchors)  # a bad file is said now, not once per image
     except ValueError as e:
         p.error(str(e))
+    if args.ray is not None and importlib.util.find_spec("ray") is None:
+        p.error("--ray needs Ray, which a server install leaves out: pip install -r requirements/build.txt")
     model = Path(settings.model_dir)
     if not (model / MODEL_FILE).is_file():
         p.error(f"{model / MODEL_FILE} is missing; point --model-dir at {SHIPPED_MODEL_DIR} or at a packaged model.")

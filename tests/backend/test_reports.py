@@ -85,7 +85,7 @@ def test_a_report_is_kept_and_listed_with_the_token(make, send, body, has_image)
         ({**SHOWN, "score": "high", "label": "real", "sha256": IMAGE_SHA}, 400, "score as a number between 0 and 1"),
         ({**SHOWN, "label": "real"}, 400, "Send the sha256 of the image's bytes, or the image itself."),
         ({**SHOWN, "label": "real", "sha256": "abc123"}, 400, "64 hex digits"),
-        ({**SHOWN, "label": "real", "sha256": "0" * 64, "image": DATA_URL}, 400, "does not match the image sent"),
+        ({**SHOWN, "label": "real", "sha256": "0" * 64, "image": DATA_URL}, 422, "does not match the image sent"),
         ({**SHOWN, "label": "real", "image": "https://news.example/p.jpg"}, 400, "as a data URL"),
         ({**SHOWN, "label": "real", "image": "data:image/jpeg;base64,@@@notbase64"}, 400, "not valid base64"),
         ({**SHOWN, "label": "real", "image": "data:image/jpeg;base64," + base64.b64encode(b"%PDF-1.4 hi").decode()},

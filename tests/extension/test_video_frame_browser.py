@@ -214,6 +214,9 @@ def wait_for(check, what: str, timeout: float = VERDICT_TIMEOUT_S):
          "cross-origin black", "same-origin black"],
 )
 def test_check_this_frame_scores_the_frame_on_screen(browser, sites, video, origin, via, verdict):
+    """Regression pin, not accuracy evidence: the fixture faces are ones the shipped model
+    scores right (misjudged ones were swapped out, tests/fixtures/README.md); its error
+    rates are in shipped_model/MODEL_CARD.md."""
     driver = browser.driver
     src = f"{video}.webm" if origin == "same" else f"{sites.video_base}{video}.webm"
     driver.get(sites.add_page(f"{video}-{origin}.html", src))
