@@ -299,7 +299,7 @@ def greyscale_calibration(model, cfg: TrainConfig, val_crops, threshold: float) 
 def recalibrate_greyscale(cfg: TrainConfig) -> Path:
     """Choose only the greyscale block again for the model in --out-dir (e.g. one
     calibrated before the block existed); threshold, colour band and metrics stay."""
-    from scoring.classifier import CONFIG_FILE
+    from scoring.model_config import CONFIG_FILE
     from training.crops import load_split
     from training.model import fold_batchnorm
 
@@ -323,7 +323,7 @@ def recalibrate(cfg: TrainConfig, version: str) -> Path:
     --tta-flip), without training: the weights stay, threshold and band follow."""
     from training.crops import load_split
 
-    from scoring.classifier import CONFIG_FILE
+    from scoring.model_config import CONFIG_FILE
 
     model, cache = trained_model_and_cache(cfg, "--recalibrate")
     config = Path(cfg.out_dir) / CONFIG_FILE

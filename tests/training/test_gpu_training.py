@@ -78,6 +78,7 @@ def test_the_torch_net_reads_torchvision_imagenet_weights_as_torchvision_compute
     np.testing.assert_allclose(ours, torch_features(state, image), atol=1e-4)
 
 
+@pytest.mark.slow  # trains
 def test_gpu_recipe_runs_on_fixtures_and_ships_through_keras(tmp_path):
     """A CPU-sized run of the GPU trainer, then --from-torch: what the backend loads."""
     import keras
@@ -131,6 +132,7 @@ def test_from_torch_says_what_it_needs(tmp_path):
         train.main(["--from-torch", str(tmp_path / "missing.pt"), "--out-dir", str(tmp_path / "model")])
 
 
+@pytest.mark.slow  # trains
 def test_distillation_moves_the_student_towards_its_teachers(tmp_path):
     """--teachers: a student that starts out calling every fixture face real, trained
     only towards a teacher that calls them all fake, ends up scoring them higher."""
@@ -173,6 +175,7 @@ def test_a_missing_starting_point_or_teacher_says_what_to_pass(tmp_path, flag):
         train_gpu.main(["--cache", str(tmp_path / "none.npz"), flag, str(tmp_path / "missing.pt"), "--workers", "0"])
 
 
+@pytest.mark.slow  # trains
 def test_an_interrupted_run_resumes_to_the_net_it_would_have_trained(tmp_path, monkeypatch):
     from training import train_gpu
 
@@ -225,6 +228,7 @@ def test_an_interrupted_run_resumes_to_the_net_it_would_have_trained(tmp_path, m
         (["--epochs", "1"], ["--epochs", "1", "--learning-rate", "1e-2"], r"other arguments \(learning_rate\)"),
     ],
 )
+@pytest.mark.slow  # trains
 def test_resume_refuses_what_would_not_continue_the_same_run(tmp_path, first_run, resumed_with, message):
     from training import train_gpu
 
@@ -253,6 +257,7 @@ def test_a_run_is_as_long_as_its_kind_needs(flags, epochs):
     assert args.epochs == epochs
 
 
+@pytest.mark.slow  # trains
 def test_a_left_out_source_is_scored_but_never_trained_on_nor_chosen_by(tmp_path, monkeypatch):
     """--leave-out: the run never draws the source's fakes, logs its held-out AUC apart from the
     AUC that chooses the epoch, and training.leave_one_out reports it on val and test."""

@@ -4,10 +4,13 @@ import json
 
 import keras
 import numpy as np
+import pytest
 
 from training.evaluate import evaluate
 from training.train import main, parse_args, train
 from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.slow  # every test here trains
 
 
 def smoke_args(tmp_path) -> list[str]:

@@ -42,6 +42,7 @@ def test_self_blends_are_seeded():
 
 
 @pytest.mark.parametrize("upsampler", ["nearest", "transposed", "pixel_shuffle", "bilinear"])
+@pytest.mark.slow  # trains
 def test_small_autoencoders_learn_to_reconstruct_faces(upsampler):
     from training.autoencoders import SmallAutoencoder, train_autoencoder
 
