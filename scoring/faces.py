@@ -89,6 +89,9 @@ def load_image(data: bytes) -> np.ndarray:
     if not data:
         raise ImageError("The image is empty.")
     with warnings.catch_warnings():
+        # Pillow warns on a damaged metadata block and decodes the pixels all the same: so do we,
+        # whatever the process' warning filters (backend.provenance reports the damage)
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img = Image.open(io.BytesIO(data))

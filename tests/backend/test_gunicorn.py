@@ -32,6 +32,8 @@ from harness.servers import (
 
 from backend.model import get_classifier
 
+pytestmark = pytest.mark.slow  # starts the server in its own processes, each loading the model
+
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 TOKEN = "test-token-4f9c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

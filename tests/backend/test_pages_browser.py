@@ -26,6 +26,7 @@ from scoring.faces import load_image
 from harness.browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, INSTALL_HINT
 from harness.video import real_then_fake
 
+pytestmark = pytest.mark.browser  # headless Chromium (scripts/test.sh installs it)
 ROUND = 10
 WAIT_S = 60  # a face scored with its heatmap on 2 busy cores, the first one cold
 

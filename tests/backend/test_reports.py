@@ -9,6 +9,7 @@ import io
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from harness.servers import PORTRAIT, REPO, encode, portrait
@@ -241,7 +242,7 @@ def test_export_writes_real_and_fake_folders_that_evaluation_reads(make, tmp_pat
     ]
     # the evaluator's own folder loader takes the export as it is
     items = list_images(out)
-    assert sorted((open(i["path"], "rb").read(), i["label"]) for i in items) == sorted([(IMAGE, 0), (png, 1)])
+    assert sorted((Path(i["path"]).read_bytes(), i["label"]) for i in items) == sorted([(IMAGE, 0), (png, 1)])
     (out / "manifest.csv").unlink()  # the plain real/ + fake/ layout alone works too
     assert sorted(i["label"] for i in list_images(out)) == [0, 1]
 

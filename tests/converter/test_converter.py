@@ -60,12 +60,14 @@ def test_committed_model_files_exist():
     )
 
 
+@pytest.mark.slow  # runs `python -m converter` in its own process
 def test_fresh_export_has_the_committed_files(fresh_export):
     fresh = sorted(str(p.relative_to(fresh_export)) for p in fresh_export.rglob("*") if p.is_file())
     assert fresh == COMMITTED, f"the converter writes {fresh}, extension/model/ holds {COMMITTED}; {REEXPORT}"
 
 
 @pytest.mark.parametrize("name", COMMITTED)
+@pytest.mark.slow  # runs `python -m converter` in its own process
 def test_committed_file_is_what_the_converter_makes(name, fresh_export):
     committed, fresh = DEFAULT_OUT_DIR / name, fresh_export / name
     assert fresh.is_file(), f"extension/model/{name} is committed but the converter no longer writes it; {REEXPORT}"
@@ -200,12 +202,14 @@ def test_bad_input_fails_with_what_to_fix(make, quantize, message, tmp_path):
     assert not out.exists(), "a failed export must not leave an output folder"
 
 
+@pytest.mark.slow  # runs `python -m converter` in its own process
 def test_cli_reports_a_missing_model_and_exits_1(tmp_path):
     done = run_converter("--model-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
     assert done.returncode == 1
     assert "does not exist" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # runs `python -m converter` in its own process
 def test_cli_help_gives_every_flag_a_default():
     done = run_converter("--help")
     assert done.returncode == 0

@@ -30,10 +30,11 @@ from harness.servers import ACCESS_LINE, free_port, running_server
 from harness.browser import build_extension, extension_browser, serve_folder, serve_signed_in_only
 from harness.devtools import DevTools
 
+pytestmark = pytest.mark.browser  # headless Chromium (scripts/test.sh installs it)
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 ARTIFACTS = REPO / "artifacts"  # git-ignored: screenshots for a person to look at after a run
-FACE_ROWS = list(csv.DictReader((FIXTURES / "faces" / "manifest.csv").open()))
+FACE_ROWS = list(csv.DictReader((FIXTURES / "faces" / "manifest.csv").read_text().splitlines()))
 NON_FACES = ["photos/landscape_china.jpg", "photos/logo_matplotlib.png"]
 PORTRAIT = "photos/portrait_grace_hopper.jpg"
 LANDSCAPE = "photos/landscape_china.jpg"

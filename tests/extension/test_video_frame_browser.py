@@ -32,6 +32,7 @@ from harness.browser import build_extension, extension_browser
 from harness.devtools import DevTools
 from harness.video import FAKE_FACE, REAL_FACE, encode
 
+pytestmark = pytest.mark.browser  # headless Chromium (scripts/test.sh installs it)
 FRAME_MENU_ITEM = "dfd-check-frame"  # "Check this frame" in service-worker.js
 VERDICT_TIMEOUT_S = 120  # the first frame loads the model in the offscreen document on 2 busy cores
 VIDEO_SIZE = (320, 240)

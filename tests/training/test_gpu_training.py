@@ -10,8 +10,6 @@ from training.config import TrainConfig
 
 torch = pytest.importorskip("torch", reason="training extra: bash scripts/install_training.sh installs torch")
 
-pytestmark = pytest.mark.training
-
 
 def tiny_run(cache, out, *extra) -> list[str]:
     """A few steps from random weights on the fixture crops, on the CPU."""
@@ -38,7 +36,7 @@ def random_trained_net(seed: int, size: int):
     return net.eval()
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # builds Keras models
 @pytest.mark.parametrize("size", [96, 160])
 def test_a_gpu_trained_net_scores_the_same_in_the_shipped_keras_layout(size):
     from training.model import build_classifier, fold_batchnorm, load_torchvision_state
@@ -74,7 +72,7 @@ def test_the_torch_net_reads_torchvision_imagenet_weights_as_torchvision_compute
     np.testing.assert_allclose(ours, torch_features(state, image), atol=1e-4)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # trains
 def test_distillation_moves_the_student_towards_its_teachers(tmp_path, fixture_cache):
     """--teachers: a student that starts out calling every fixture face real, trained
     only towards a teacher that calls them all fake, ends up scoring them higher."""
@@ -125,7 +123,7 @@ def whole_run(tmp_path_factory, fixture_cache):
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # trains
 def test_an_interrupted_run_resumes_to_the_net_it_would_have_trained(tmp_path, monkeypatch, whole_run, fixture_cache):
     from training import train
 
@@ -167,7 +165,7 @@ def test_an_interrupted_run_resumes_to_the_net_it_would_have_trained(tmp_path, m
         (["--epochs", "3", "--jpeg-quality", "50", "60"], r"another recipe \(jpeg_quality\)"),
     ],
 )
-@pytest.mark.slow
+@pytest.mark.slow  # trains
 def test_resume_refuses_what_would_not_continue_the_same_run(tmp_path, whole_run, fixture_cache, resumed_with, message):
     import shutil
 
@@ -217,7 +215,7 @@ def test_every_recipe_knob_is_a_flag_of_its_own_type():
         parse_args(["--real-weights", "dfdc"])  # SOURCE=SHARE, or argparse says so
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # trains
 def test_a_left_out_source_is_scored_but_never_trained_on_nor_chosen_by(tmp_path, monkeypatch, fixture_cache):
     """--leave-out: the run never draws the source's fakes, logs its held-out AUC apart from the
     AUC that chooses the epoch, and training.leave_one_out reports it on val and test."""

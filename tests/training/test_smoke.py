@@ -11,7 +11,7 @@ from harness import FIXTURES
 
 torch = pytest.importorskip("torch", reason="training extra: bash scripts/install_training.sh installs torch")
 
-pytestmark = [pytest.mark.training, pytest.mark.slow]
+pytestmark = pytest.mark.slow  # every test here trains (the folder's conftest marks them training)
 
 # given on the command line, so the candidate's config must record them
 RECIPE_FLAGS = ["--real-weights", "dfdc=0.6", "lfw_faceswap=0.2", "stylegan_ffhq=0.2", "--jpeg-quality", "40", "90"]

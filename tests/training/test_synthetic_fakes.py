@@ -8,8 +8,6 @@ from training.config import TrainConfig
 
 torch = pytest.importorskip("torch", reason="training extra: bash scripts/install_training.sh installs torch")
 
-pytestmark = pytest.mark.training
-
 
 def face_crop(size=160):
     from PIL import Image
@@ -43,8 +41,8 @@ def test_self_blends_are_seeded():
     assert not np.array_equal(one, self_blend(crop, 0.25, np.random.default_rng(8)))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("upsampler", ["nearest", "transposed", "pixel_shuffle", "bilinear"])
+@pytest.mark.slow  # trains
 def test_small_autoencoders_learn_to_reconstruct_faces(upsampler):
     from training.autoencoders import SmallAutoencoder, train_autoencoder
 
