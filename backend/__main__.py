@@ -1,6 +1,6 @@
 """Development server: `python -m backend --host H --port P`.
 
-For production run gunicorn instead (README, "Self-hosting the scoring server").
+For production run gunicorn instead (docs/server.md).
 """
 
 from __future__ import annotations

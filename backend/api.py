@@ -108,7 +108,7 @@ def score():
 @bp.get("/model")
 def model():
     """Describe the loaded model: name, version, threshold and validation metrics."""
-    config = get_classifier().config
+    config = get_classifier().config.to_dict()
     return jsonify({key: config[key] for key in MODEL_FIELDS if key in config})
 
 

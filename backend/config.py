@@ -2,8 +2,8 @@
 
 Each setting is an environment variable `DFD_<KEY>` with a safe default and
 the reason for it. create_app() layers them: these defaults (or the
-environment), then instance/config.py, then test overrides. The README's
-"Self-hosting the scoring server" table lists the same rows.
+environment), then instance/config.py, then test overrides. The settings
+table in docs/server.md lists the same rows.
 
 This module imports nothing heavy: gunicorn's master process reads it, and
 TensorFlow must not be loaded before the workers fork.
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
+from scoring.model_config import SHIPPED_MODEL_DIR
+
 ENV_PREFIX = "DFD_"
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "shipped_model"
 
 
 def parse_bool(text: str) -> bool:

@@ -6,7 +6,7 @@ from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-# the client address as the server sees it: behind a proxy, all clients count as one (README)
+# the client address as the server sees it: behind a proxy, all clients count as one (docs/server.md)
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 

@@ -37,7 +37,7 @@ def _load(model_dir: Path, threads: int, logger) -> LoadedModel:
         # tensorflow already ran in this process (tests); its thread pools are fixed by now
         logger.info("TensorFlow already initialised; keeping its thread settings")
     classifier = Classifier(model_dir, threads=threads)
-    explainer = GradCam(classifier.model)
+    explainer = GradCam(classifier.model, classifier.config.heatmap_layer)
     warm_up(classifier)
     loaded = LoadedModel(classifier, explainer)
     logger.info(

@@ -13,6 +13,7 @@ import json
 import re
 import warnings
 from functools import lru_cache
+from pathlib import Path
 
 import c2pa
 from defusedxml import ElementTree as SafeET
@@ -84,7 +85,7 @@ def trust_anchors(path: str) -> str:
     if not path:
         return ""
     try:
-        pem = open(path, encoding="ascii").read()
+        pem = Path(path).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"DFD_C2PA_TRUST_ANCHORS={path!r} cannot be read ({e}); "
                          "give a PEM file of trusted C2PA signing roots, or leave it empty.") from None

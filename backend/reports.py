@@ -132,7 +132,8 @@ def validated_report(fields: dict, image: bytes | None) -> Report:
         image_format = _image_checked(image)
         actual = hashlib.sha256(image).hexdigest()
         if sha256 and sha256 != actual:
-            abort(400, "The sha256 does not match the image sent; hash the same bytes you send.")
+            # well-formed, but the bytes say otherwise: a content error (422), as an undecodable image is
+            abort(422, "The sha256 does not match the image sent; hash the same bytes you send.")
         sha256 = actual
     if not sha256:
         abort(400, "Send the sha256 of the image's bytes, or the image itself.")

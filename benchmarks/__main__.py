@@ -1,7 +1,7 @@
 """Run the benchmarks: `python -m benchmarks` for all, `--only NAME` for one.
 
 Each writes benchmarks/results/NAME.json and NAME.md and refreshes the
-README's benchmark section. Benchmarks are not part of the test run; each is
+list in benchmarks/results/README.md. Benchmarks are not part of the test run; each is
 bounded in time and talks to loopback only.
 """
 

@@ -85,7 +85,7 @@ def compose(spec: dict) -> bytes:
 @contextmanager
 def gunicorn(threads: int):
     """gunicorn with WORKERS workers on a free loopback port; yields (base URL, log path); always stopped."""
-    from tests.backend.server_kit import free_port, running_server
+    from harness.servers import free_port, running_server
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -2,7 +2,7 @@
 
     python -m benchmarks --only browser [--rounds 5] [--budget-s 90] [--page-images 50]
 
-1. Builds the extension (tests/browser_harness.py) with its self-test page
+1. Builds the extension (harness/browser.py) with its self-test page
    (selftest.html, a test build's only), which runs lib/scorer.js, the code the offscreen
    document runs. On the 'wasm' and 'webgl' backends (webgl is SwiftShader
    here: there is no GPU) each committed fixture image (tests/fixtures/faces,
@@ -17,7 +17,7 @@
    image's `data-dfd-verdict` is `scanning`: first in a fresh browser (the
    offscreen document loads the model), then again on a second page of new
    URLs (model loaded). Both with the shipped build (no self-test page).
-3. The 200-image page of the settle tests (tests/browser_harness.crowded_page:
+3. The 200-image page of the settle tests (harness/browser.crowded_page:
    lazy, inserted, replaced, missing and slow images, scrolled through at
    1200 px/s), model loaded: ms from navigation start until every image the
    extension marked is final.
@@ -150,7 +150,7 @@ def call(driver, fn: str, arg):
 
 def load_watching_wasm(browser, backend: str) -> tuple[dict, float, list[str]]:
     """selftest.load(backend) through DevTools: its value, in-page ms, and the .wasm files fetched meanwhile."""
-    import websocket  # websocket-client, as tests/extension/devtools.py uses
+    import websocket  # websocket-client, as harness/devtools.py uses
 
     address = browser.driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
     listed = json.load(urllib.request.urlopen(f"http://{address}/json/list", timeout=10))
@@ -251,7 +251,7 @@ def time_badge_page(driver, url: str) -> dict:
 
 
 def run_selftest(dist: Path, rounds: int, budget_s: float) -> tuple[dict, list[dict]]:
-    from tests.browser_harness import extension_browser, serve_folder
+    from harness.browser import extension_browser, serve_folder
 
     urls_of = fixture_images()
     with serve_folder(FIXTURES) as base, extension_browser(dist) as browser:
@@ -270,7 +270,7 @@ def run_selftest(dist: Path, rounds: int, budget_s: float) -> tuple[dict, list[d
 
 def time_crowded_page(driver, url: str) -> dict:
     """Open the 200-image page; wait until every marked image is final and nothing changed for a while."""
-    from tests.browser_harness import FINAL_VERDICTS, READ_MARKED_JS
+    from harness.browser import FINAL_VERDICTS, READ_MARKED_JS
 
     driver.get(url)
     deadline = time.monotonic() + PAGE_TIMEOUT_S
@@ -292,7 +292,7 @@ def time_crowded_page(driver, url: str) -> dict:
 
 
 def run_badge_pages(dist: Path, count: int) -> list[dict]:
-    from tests.browser_harness import CROWDED_IMAGES, crowded_page, extension_browser, serve_folder
+    from harness.browser import CROWDED_IMAGES, crowded_page, extension_browser, serve_folder
 
     pages = []
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
@@ -314,7 +314,7 @@ def run_badge_pages(dist: Path, count: int) -> list[dict]:
 
 
 def main(argv=None):
-    from tests.browser_harness import build_extension
+    from harness.browser import build_extension
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=5, help="timed rounds over the fixtures per backend")

@@ -20,6 +20,10 @@ import numpy as np
 
 from benchmarks import report
 
+# the Keras CPU recipe this comparison was run with (models 1.1.0-1.2.0): batch 32, faces drawn by source
+BATCH_SIZE = 32
+SOURCE_WEIGHTS = {"dfdc": 0.55, "lfw_faceswap": 0.2, "stylegan_ffhq": 0.25}
+
 ARCHES = {
     # name: (input size, init)
     "mobilenetv2_160 (shipped recipe)": (160, "imagenet"),
@@ -105,10 +109,41 @@ def xnnpack_cpu_ms(model, size: int, repeats: int = 40) -> float:
     return _median_cpu_ms(run, repeats)
 
 
+def source_weights(sources: np.ndarray, wanted: dict) -> dict:
+    """Sampling weight per source present; sources not named share the rest."""
+    present = sorted(set(sources.tolist()))
+    named = {s: wanted[s] for s in present if s in wanted}
+    rest = [s for s in present if s not in wanted]
+    spare = max(1.0 - sum(named.values()), 0.0)
+    for s in rest:
+        named[s] = spare / len(rest) if spare else 1.0 / len(present)
+    total = sum(named.values())
+    return {s: w / total for s, w in named.items()}
+
+
+def train_dataset(crops, cfg):
+    """Endless, source-balanced, augmented tf.data batches of (image float 0..255, label)."""
+    import tensorflow as tf
+
+    from training.augment import augment
+
+    weights = source_weights(crops.sources, SOURCE_WEIGHTS)
+    images = tf.constant(crops.images)
+    labels = tf.constant(crops.labels.astype(np.float32))
+    per_source = []
+    for i, source in enumerate(sorted(weights)):
+        idx = np.flatnonzero(crops.sources == source)
+        per_source.append(tf.data.Dataset.from_tensor_slices(idx).repeat().shuffle(len(idx), seed=cfg.seed + i))
+    ds = tf.data.Dataset.sample_from_datasets(per_source, weights=[weights[s] for s in sorted(weights)], seed=cfg.seed)
+
+    def load(i):
+        return augment(tf.cast(tf.gather(images, i), tf.float32), cfg), tf.gather(labels, i)
+
+    return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(BATCH_SIZE).prefetch(2)
+
+
 def train_for(model, crops, cfg, budget_s: float) -> int:
     import keras
-
-    from training.data import train_dataset
 
     model.compile(
         optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
@@ -122,9 +157,10 @@ def train_for(model, crops, cfg, budget_s: float) -> int:
 def test_auc(model, crops, tta_flip: bool) -> float:
     from sklearn.metrics import roc_auc_score
 
-    from training.train import score
-
-    p = score(model, crops.images, tta_flip)
+    x = crops.images.astype(np.float32)
+    p = model.predict(x, batch_size=64, verbose=0)[:, 0]
+    if tta_flip:
+        p = (p + model.predict(x[:, :, ::-1], batch_size=64, verbose=0)[:, 0]) / 2
     return float(roc_auc_score(crops.labels, p))
 
 
@@ -154,12 +190,13 @@ def subset_manifest(manifest: str, train_images: int, seed: int, out: Path) -> P
 
 
 def main(argv=None):
+    import keras
+
     from scoring.classifier import SHIPPED_MODEL_DIR, Classifier
     from training.config import TrainConfig
     from training.crops import load_split
     from training.model import count_flops, fold_batchnorm
     from training.prepare import cache_path, prepare
-    from training.train import set_seeds
 
     cfg = TrainConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -188,7 +225,7 @@ def main(argv=None):
 
     rows = []
     for name, (size, init) in ARCHES.items():
-        set_seeds(cfg.seed)
+        keras.utils.set_random_seed(cfg.seed)
         cache = cache_path(work, size, cfg.margin)
         if not cache.is_file():
             prepare(cfg.manifest, work, size, cfg.margin)
@@ -199,14 +236,14 @@ def main(argv=None):
         if shipped_recipe:
             model = fold_batchnorm(model)  # timed in the layout that ships
         # the seed recipe scores each face once; the shipped one as its config says
-        rows.append(row(name, model, size, init, a.budget_min, steps, test_crops, shipped_recipe and cfg.tta_flip))
+        rows.append(row(name, model, size, init, a.budget_min, steps, test_crops, False))
         print(rows[-1], flush=True)
 
     shipped = Classifier(SHIPPED_MODEL_DIR)
     test_crops = load_split(cache_path(work, shipped.input_size, shipped.margin), "test")
-    trained, gpu_run = shipped.config["train_config"], shipped.config.get("gpu_run")
-    if gpu_run:  # training.train_gpu (model 1.3.0 on): batches of its own size, epochs as run
-        schedule = gpu_run["args"]
+    trained, gpu_run = shipped.config.train_config, shipped.config.gpu_run
+    if gpu_run:  # the PyTorch trainer (model 1.3.0 on): batches of its own size, epochs as run
+        schedule = gpu_run.get("args", trained)  # 1.3.0 and 1.4.0 kept the schedule apart from train_config
         steps = len(gpu_run["history"]) * (schedule["samples_per_epoch"] // schedule["batch_size"])
         how = f"full schedule on a GPU, batch {schedule['batch_size']}"
         if schedule.get("teachers"):  # model 1.4.0 on: the steps are the student's, after its teachers' runs

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,9 +29,7 @@ from benchmarks import report
 from benchmarks.backend_latency import ONE_MP, compose
 from benchmarks.stats import load_average, percentile, shown
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "fixtures" / "provenance"))
-import make_fixtures  # noqa: E402  (the fixtures' script: the test certificate and the metadata they carry)
+from harness import provenance_images  # the fixtures' maker: the test certificate and the metadata they carry
 
 TARGET_SERVER_MS = 5  # the issue: reading provenance adds at most 5 ms to the 1 MP request p50
 TARGET_BROWSER_MS = 5  # and at most 5 ms an image in the browser
@@ -53,7 +50,7 @@ def photos() -> dict[str, bytes]:
     plain = compose(ONE_MP)
     image = Image.open(io.BytesIO(plain))
     exif = Image.Exif()
-    exif.update(make_fixtures.CAMERA)
+    exif.update(provenance_images.CAMERA)
 
     def png(**info_items) -> bytes:
         info = PngImagePlugin.PngInfo()
@@ -61,14 +58,14 @@ def photos() -> dict[str, bytes]:
             info.add_text(key, value)
         if "xmp" in info_items:
             info.add_itxt("XML:com.adobe.xmp", info_items["xmp"])
-        return make_fixtures.encode(image, "PNG", pnginfo=info)
+        return provenance_images.encode(image, "PNG", pnginfo=info)
 
     return {
         "1 MP JPEG, no metadata": plain,
-        "1 MP JPEG, camera EXIF": make_fixtures.encode(image, "JPEG", quality=90, exif=exif.tobytes()),
-        "1 MP JPEG, IPTC XMP (AI)": make_fixtures.encode(image, "JPEG", quality=90, xmp=make_fixtures.XMP_AI.encode()),
-        "1 MP JPEG, Content Credentials": make_fixtures.signed_jpeg(plain),
-        "1 MP PNG, AUTOMATIC1111 parameters": png(text=[("parameters", make_fixtures.A1111_PARAMETERS)]),
+        "1 MP JPEG, camera EXIF": provenance_images.encode(image, "JPEG", quality=90, exif=exif.tobytes()),
+        "1 MP JPEG, IPTC XMP (AI)": provenance_images.encode(image, "JPEG", quality=90, xmp=provenance_images.XMP_AI.encode()),
+        "1 MP JPEG, Content Credentials": provenance_images.signed_jpeg(plain),
+        "1 MP PNG, AUTOMATIC1111 parameters": png(text=[("parameters", provenance_images.A1111_PARAMETERS)]),
         "bad: PNG with a 10 MB XMP packet": png(xmp="<x:xmpmeta xmlns:x='adobe:ns:meta/'>" + "a" * 10_000_000
                                                 + "</x:xmpmeta>"),
         "bad: PNG with 5000 text chunks": png(text=[(f"key{n}", "value") for n in range(5000)]),
@@ -145,9 +142,9 @@ def request_ab(files: dict[str, bytes], repeats: int) -> list[dict]:
 
 
 def browser_rows(files: dict[str, bytes], repeats: int) -> tuple[list[dict], float, str]:
-    from tests.browser_harness import build_extension, extension_browser, serve_folder
+    from harness.browser import build_extension, extension_browser, serve_folder
 
-    fixtures = {f"fixture {p.name}": p.read_bytes() for p in sorted(make_fixtures.HERE.glob("*.*g"))}
+    fixtures = {f"fixture {p.name}": p.read_bytes() for p in sorted(provenance_images.OUT_DIR.glob("*.*g"))}
     named = {**files, **fixtures}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-provenance-") as tmp:

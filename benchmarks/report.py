@@ -1,4 +1,4 @@
-"""Write a benchmark's JSON and Markdown table, and the README's figures section."""
+"""Write a benchmark's JSON and Markdown table, and the index of tables in results/README.md."""
 
 import json
 import os
@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-README = Path(__file__).resolve().parent.parent / "README.md"
+INDEX = RESULTS / "README.md"  # the project README links here
 BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
 
 
@@ -48,7 +48,7 @@ def _fmt(v) -> str:
 
 
 def write(name: str, title: str, rows: list[dict], notes: str = "", extra: dict | None = None):
-    """Save results/<name>.json and results/<name>.md, then refresh the README section."""
+    """Save results/<name>.json and results/<name>.md, then refresh the index."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     payload = {"name": name, "title": title, "measured": stamp, "machine": machine(), "rows": rows, "notes": notes}
@@ -58,17 +58,16 @@ def write(name: str, title: str, rows: list[dict], notes: str = "", extra: dict 
     if notes:
         md += f"\n{notes}\n"
     (RESULTS / f"{name}.md").write_text(md)
-    refresh_readme()
+    refresh_index()
 
 
-def refresh_readme():
-    """Put every results/*.md between the README's benchmark markers."""
-    sections = [p.read_text().strip() for p in sorted(RESULTS.glob("*.md"))]
-    body = "\n\n".join(sections) if sections else "No benchmark has been run yet."
-    text = README.read_text()
+def refresh_index():
+    """List every results/<name>.md, with its title and date, between the index's markers."""
+    entries = []
+    for path in sorted(RESULTS.glob("*.json")):
+        result = json.loads(path.read_text())
+        entries.append(f"- [{result['title']}]({path.stem}.md), measured {result['measured']}")
+    body = "\n".join(entries) if entries else "No benchmark has been run yet."
+    text = INDEX.read_text() if INDEX.is_file() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     block = f"{BEGIN}\n{body}\n{END}"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n## Benchmarks\n\n`python -m benchmarks` (or `--only NAME`) refreshes this section.\n\n" + block + "\n"
-    README.write_text(text)
+    INDEX.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S))

@@ -22,10 +22,10 @@ import zipfile
 from pathlib import Path
 
 from scoring import faces
-from scoring.classifier import CLASS_ORDER, CONFIG_FILE, MODEL_FILE, greyscale_rule
+from scoring.model_config import MODEL_FILE, SHIPPED_MODEL_DIR, ModelConfig, ModelConfigError
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_DIR = REPO / "shipped_model"
+DEFAULT_MODEL_DIR = SHIPPED_MODEL_DIR
 DEFAULT_OUT_DIR = REPO / "extension" / "model"
 # the browser code (extension/src/lib/scorer.js MODEL_INFO_FORMAT) reads this layout
 MODEL_INFO_FORMAT = 1
@@ -42,7 +42,6 @@ SHARD_BYTES = 4 * 1024 * 1024
 # an unquantized export must reproduce Keras to float32 rounding; more means a
 # broken conversion, not drift
 FLOAT32_TOLERANCE = 1e-4
-CONFIG_KEYS = ("name", "version", "input_size", "input", "margin", "output", "threshold", "uncertain_band")
 
 
 class ConverterError(RuntimeError):
@@ -57,32 +56,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_inputs(model_dir: Path) -> tuple[Path, dict]:
-    """The .keras path and config.json of model_dir, or ConverterError saying what is wrong."""
+def read_inputs(model_dir: Path) -> tuple[Path, ModelConfig]:
+    """The .keras path and config of model_dir, or ConverterError saying what is wrong."""
     model_dir = Path(model_dir)
-    train_hint = "train one with `python -m training.train` or pass --model-dir with the shipped model folder"
+    package_hint = f"package a trained model there or pass --model-dir {SHIPPED_MODEL_DIR}"
     if not model_dir.is_dir():
-        raise ConverterError(f"Model folder {model_dir} does not exist; {train_hint}.")
-    model_path, config_path = model_dir / MODEL_FILE, model_dir / CONFIG_FILE
-    for path in (model_path, config_path):
-        if not path.is_file():
-            raise ConverterError(f"{path} is missing; {train_hint}.")
+        raise ConverterError(f"Model folder {model_dir} does not exist; {package_hint}.")
+    model_path = model_dir / MODEL_FILE
+    if not model_path.is_file():
+        raise ConverterError(f"{model_path} is missing; {package_hint}.")
     if not zipfile.is_zipfile(model_path):
         raise ConverterError(
             f"{model_path} is not a Keras model (a .keras file is a zip archive); "
             f"save the model with keras `model.save('{MODEL_FILE}')`."
         )
     try:
-        config = json.loads(config_path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConverterError(f"{config_path} is not valid JSON ({e}); re-run training to write it.") from e
-    missing = [k for k in CONFIG_KEYS if k not in config]
-    if missing:
-        raise ConverterError(f"{config_path} lacks {', '.join(missing)}; re-run training to write a complete one.")
-    if config.get("sha256") and config["sha256"] != sha256_of(model_path):
+        config = ModelConfig.load(model_dir)
+    except ModelConfigError as e:
+        raise ConverterError(str(e)) from None
+    if config.sha256 and config.sha256 != sha256_of(model_path):
         raise ConverterError(
-            f"{config_path} describes another model than {model_path} (sha256 differs); "
-            "copy the pair from the same training run."
+            f"The config.json in {model_dir} describes another model than {model_path} (sha256 differs); "
+            "copy the pair from the same packaging run."
         )
     return model_path, config
 
@@ -127,30 +122,30 @@ def detector_files() -> list[Path]:
     return [faces.FACE_DETECTOR_PATH, *shards, folder / "LICENSE"]
 
 
-def model_info(config: dict, sha256: str, quantize: str, classifier_json: dict) -> dict:
+def model_info(config: ModelConfig, sha256: str, quantize: str, classifier_json: dict) -> dict:
     """Everything the browser needs to score like scoring.classifier.Classifier."""
     detector_spec = json.loads(faces.FACE_DETECTOR_PATH.read_text())
     signature = classifier_json["signature"]
     return {
         "format": MODEL_INFO_FORMAT,
-        "name": config["name"],
-        "version": config["version"],
+        "name": config.name,
+        "version": config.version,
         "sha256": sha256,
         "source": MODEL_FILE,
         "quantization": quantize,
         "model": f"{CLASSIFIER_DIR}/model.json",
-        "input_size": int(config["input_size"]),
-        "input": config["input"],
+        "input_size": config.input_size,
+        "input": config.input,
         "input_names": sorted(signature["inputs"]),
         "output_names": sorted(signature["outputs"]),
-        "class_order": list(config.get("class_order", CLASS_ORDER)),
-        "output": config["output"],
-        "margin": float(config["margin"]),
-        "threshold": float(config["threshold"]),
-        "uncertain_band": [float(v) for v in config["uncertain_band"]],
-        # black-and-white faces: which crops count, and their own band
-        "greyscale": greyscale_rule(config),
-        "tta_flip": bool(config.get("tta_flip", False)),
+        "class_order": list(config.class_order),
+        "output": config.output,
+        "margin": float(config.margin),
+        "threshold": float(config.threshold),
+        "uncertain_band": [float(v) for v in config.uncertain_band],
+        # black-and-white faces: which crops count, and their own band (what scoring reads, no val records)
+        "greyscale": config.greyscale_rule.to_dict(with_records=False),
+        "tta_flip": config.tta_flip,
         "face_detector": {
             "model": f"{DETECTOR_DIR}/{faces.FACE_DETECTOR_PATH.name}",
             "input_size": faces.DETECTOR_INPUT,
@@ -240,7 +235,7 @@ def export(model_dir: Path | str = DEFAULT_MODEL_DIR, out_dir: Path | str = DEFA
     staging.chmod(0o755)  # mkdtemp makes it private; the output is a normal folder
     try:
         convert_classifier(model, staging / CLASSIFIER_DIR, quantize)
-        check_classifier(model, staging / CLASSIFIER_DIR, quantize, int(config["input_size"]))
+        check_classifier(model, staging / CLASSIFIER_DIR, quantize, config.input_size)
         (staging / DETECTOR_DIR).mkdir()
         for path in detector_files():
             shutil.copyfile(path, staging / DETECTOR_DIR / path.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -113,7 +114,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     p, args = parse_args(argv)
-    from scoring.classifier import CONFIG_FILE, MODEL_FILE
+    from scoring.model_config import MODEL_FILE, SHIPPED_MODEL_DIR, ModelConfig, ModelConfigError
 
     settings = settings_from_env(args.model_dir)
     try:
@@ -122,9 +123,15 @@ def main(argv=None) -> int:
         provenance.trust_anchors(settings.c2pa_trust_anchors)  # a bad file is said now, not once per image
     except ValueError as e:
         p.error(str(e))
+    if args.ray is not None and importlib.util.find_spec("ray") is None:
+        p.error("--ray needs Ray, which a server install leaves out: pip install -r requirements/build.txt")
     model = Path(settings.model_dir)
-    if not (model / CONFIG_FILE).is_file() or not (model / MODEL_FILE).is_file():
-        p.error(f"{model} needs {MODEL_FILE} and {CONFIG_FILE}; point --model-dir at the shipped_model folder.")
+    if not (model / MODEL_FILE).is_file():
+        p.error(f"{model / MODEL_FILE} is missing; point --model-dir at {SHIPPED_MODEL_DIR} or at a packaged model.")
+    try:
+        ModelConfig.load(model)  # a bad config is said now, not once per worker
+    except ModelConfigError as e:
+        p.error(str(e))
     try:
         items = inputs.collect(args.sources, args.column)
     except (inputs.InputError, OSError) as e:

@@ -6,7 +6,6 @@ way: scoring.faces finds and crops the faces, this module scores them.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -15,11 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from scoring import faces as face_ops
-
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "shipped_model"
-MODEL_FILE = "deepfake_classifier.keras"
-CONFIG_FILE = "config.json"
-CLASS_ORDER = ("real", "fake")  # the single output is P(fake)
+from scoring.model_config import MODEL_FILE, SHIPPED_MODEL_DIR, ModelConfig, ModelConfigError
 
 
 class ModelError(RuntimeError):
@@ -48,19 +43,6 @@ def verdict_for(score: float, threshold: float, band: tuple[float, float]) -> st
     if low <= score < high:
         return "uncertain"
     return "fake" if score >= threshold else "real"
-
-
-def greyscale_rule(config: dict) -> dict:
-    """config.json's "greyscale" block, defaults filled in: which face crops are
-    black-and-white (scoring.faces.colour_spread) and the band they get. A
-    config without it (models before 1.4.0's grey band) judges them like colour.
-    The converter hands the same to the extension."""
-    grey = config.get("greyscale") or {}
-    return {
-        "top_share": float(grey.get("top_share", face_ops.GREY_TOP_SHARE)),
-        "max_spread": float(grey.get("max_spread", face_ops.GREY_MAX_SPREAD)),
-        "uncertain_band": [float(v) for v in grey.get("uncertain_band", config["uncertain_band"])],
-    }
 
 
 def image_verdict(face_scores: list[FaceScore]) -> tuple[str, float | None]:
@@ -102,28 +84,28 @@ class Classifier:
 
     def __init__(self, model_dir: Path | str = SHIPPED_MODEL_DIR, threads: int = 1):
         model_dir = Path(model_dir)
-        config_path, model_path = model_dir / CONFIG_FILE, model_dir / MODEL_FILE
-        if not config_path.is_file() or not model_path.is_file():
-            raise ModelError(
-                f"{model_dir} needs {MODEL_FILE} and {CONFIG_FILE}; "
-                "train one with `python -m training.train` or point MODEL_DIR at the shipped_model folder."
-            )
+        model_path = model_dir / MODEL_FILE
+        if not model_path.is_file():
+            raise ModelError(f"{model_path} is missing; point MODEL_DIR at {SHIPPED_MODEL_DIR} or at a packaged model.")
+        try:
+            self.config = ModelConfig.load(model_dir)
+        except ModelConfigError as e:
+            raise ModelError(str(e)) from None
         import keras
 
-        self.config = json.loads(config_path.read_text())
         self.model = keras.models.load_model(model_path, compile=False)
-        self.input_size = int(self.config["input_size"])
-        self.margin = float(self.config["margin"])
-        self.threshold = float(self.config["threshold"])
-        self.band = tuple(self.config["uncertain_band"])
-        self.tta_flip = bool(self.config.get("tta_flip", False))
+        self.input_size = self.config.input_size
+        self.margin = self.config.margin
+        self.threshold = self.config.threshold
+        self.band = self.config.uncertain_band
+        self.tta_flip = self.config.tta_flip
         # black-and-white faces score less surely (every training face was in
         # colour): they get their own, wider band, chosen on val faces turned grey
-        grey = greyscale_rule(self.config)
-        self.grey_band = tuple(grey["uncertain_band"])
-        self.grey_top_share, self.grey_max_spread = grey["top_share"], grey["max_spread"]
-        self.name = self.config.get("name", "deepfake-classifier")
-        self.version = self.config.get("version", "0")
+        grey = self.config.greyscale_rule
+        self.grey_band = grey.uncertain_band
+        self.grey_top_share, self.grey_max_spread = grey.top_share, grey.max_spread
+        self.name = self.config.name
+        self.version = self.config.version
         self._interpreter = xnnpack_interpreter(self.model, self.input_size, threads)
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]

@@ -17,21 +17,25 @@ import io
 import numpy as np
 from PIL import Image
 
+from scoring.model_config import DEFAULT_HEATMAP_LAYER
+
 HEAT_ALPHA = 0.6  # tint at the hottest spot; the face stays visible beneath it
 
 
 class GradCam:
     """Grad-CAM of P(fake) for a Keras model with one sigmoid output."""
 
-    def __init__(self, model, layer_name: str | None = None):
+    def __init__(self, model, layer_name: str = DEFAULT_HEATMAP_LAYER):
+        """layer_name: the activation to explain (a model's ModelConfig.heatmap_layer)."""
         import keras
 
-        if layer_name is None:
-            from training.model import LAST_CONV as layer_name
         try:
             layer = model.get_layer(layer_name)
         except ValueError as e:
-            raise ValueError(f"The model has no layer {layer_name!r} to take heatmaps from.") from e
+            raise ValueError(
+                f"The model has no layer {layer_name!r} to take heatmaps from; "
+                "set heatmap_layer in its config.json to its last convolutional activation."
+            ) from e
         self.layer_name = layer_name
         self._model = keras.Model(model.inputs, [layer.output, model.outputs[0]])
 

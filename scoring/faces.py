@@ -25,12 +25,13 @@ import math
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-FACE_DETECTOR_PATH = Path(__file__).resolve().parent.parent / "shipped_model" / "face_detector" / "blazeface.json"
+from scoring.model_config import SHIPPED_MODEL_DIR
+
+FACE_DETECTOR_PATH = SHIPPED_MODEL_DIR / "face_detector" / "blazeface.json"
 
 DETECTOR_INPUT = 256  # the BlazeFace "back camera" model's fixed input size
 DETECTOR_NORM = (127.5, 1.0)  # BlazeFace wants pixels in -1..1: x / 127.5 - 1.0
@@ -88,6 +89,9 @@ def load_image(data: bytes) -> np.ndarray:
     if not data:
         raise ImageError("The image is empty.")
     with warnings.catch_warnings():
+        # Pillow warns on a damaged metadata block and decodes the pixels all the same: so do we,
+        # whatever the process' warning filters (backend.provenance reports the damage)
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img = Image.open(io.BytesIO(data))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the product needs on a fresh Debian machine with Python 3.11:
-# Debian packages (only those missing), a virtualenv with requirements.txt,
-# and the built extension in extension/dist/. Safe to run again.
+# Debian packages (only those missing), a virtualenv with requirements.txt
+# (the scoring server and scanner; REQUIREMENTS picks another file, e.g. the
+# tests'), and the built extension in extension/dist/. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,6 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -r requirements.txt
+.venv/bin/python -m pip install -q -r "${REQUIREMENTS:-requirements.txt}"
 
 (cd extension && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)

@@ -21,7 +21,7 @@ for recipe in ${RECIPES:-new old}; do
             resume=()
             [[ -f "${out%.pt}.ckpt" ]] && resume=(--resume)
             # shellcheck disable=SC2086
-            .venv/bin/python -u -m training.train_gpu --out "$out" --leave-out $left_out \
+            .venv/bin/python -u -m training.train --out "$out" --leave-out $left_out \
                 "${schedule[@]}" "${extra[@]}" "${resume[@]}"
         fi
         runs+=("$out")

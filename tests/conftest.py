@@ -1,12 +1,4 @@
-"""Shared test fixtures: paths to the committed fixture images."""
+"""Shared test set-up: the fixture images' folder (harness.FIXTURES), re-exported
+for the training tests that import it from here."""
 
-from pathlib import Path
-
-import pytest
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-@pytest.fixture(scope="session")
-def fixtures_dir() -> Path:
-    return FIXTURES
+from harness import FIXTURES  # noqa: F401

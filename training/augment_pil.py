@@ -1,5 +1,5 @@
 """training.augment's web-style degradations in Pillow and NumPy, for the PyTorch
-trainer's loader workers (training.train_gpu), where TensorFlow is not installed.
+trainer's loader workers (training.train), where TensorFlow is not installed.
 
 Same steps, order and ranges as training.augment (TrainConfig's knobs):
 flip, colour jitter, greyscale, down- and up-scaling, Gaussian blur, JPEG

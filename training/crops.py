@@ -1,8 +1,6 @@
 """The face crops of one split, read from the cache written by training.prepare.
 
-NumPy only, so that both trainers read it: the Keras one (training.data) and
-the PyTorch one for a CUDA GPU (training.train_gpu), which runs where
-TensorFlow is not installed.
+NumPy only: the trainer (training.train) runs where TensorFlow is not installed.
 """
 
 from dataclasses import dataclass
@@ -27,15 +25,3 @@ def load_split(cache_file, split: str) -> Crops:
     if not keep.any():
         raise SystemExit(f"{cache_file} holds no face crops for split {split!r}.")
     return Crops(data["images"][keep], data["labels"][keep], data["sources"][keep], data["paths"][keep])
-
-
-def source_weights(sources: np.ndarray, wanted: dict) -> dict:
-    """Sampling weight per source present; sources not named share the rest."""
-    present = sorted(set(sources.tolist()))
-    named = {s: wanted[s] for s in present if s in wanted}
-    rest = [s for s in present if s not in wanted]
-    spare = max(1.0 - sum(named.values()), 0.0)
-    for s in rest:
-        named[s] = spare / len(rest) if spare else 1.0 / len(present)
-    total = sum(named.values())
-    return {s: w / total for s, w in named.items()}

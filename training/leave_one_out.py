@@ -2,7 +2,7 @@
 
     python -m training.leave_one_out runs/loso/*.pt --out training/leave_one_out.json
 
-Each run is a state_dict from training.train_gpu with its .json summary
+Each run is a state_dict from training.train with its .json summary
 beside it, which says which fake sources it left out (`--leave-out`). For
 each run, on the crop cache: the AUC of every left-out source's fakes against
 all the split's real faces (val and test), the AUC on the sources it trained
@@ -23,13 +23,13 @@ from training.config import TrainConfig
 from training.crops import load_split
 from training.prepare import cache_path
 from training.torch_model import DeepfakeMobileNetV2
-from training.train_gpu import FAKE, REAL, load_state, val_scores
+from training.train import FAKE, REAL, load_state, val_scores
 
 SPLITS = ("val", "test")
 
 
 def torch_run(weights: Path) -> tuple[str, list, dict, callable]:
-    """A train_gpu run: its name, left-out sources, summary and scorer."""
+    """A training.train run: its name, left-out sources, summary and scorer."""
     summary = json.loads(weights.with_suffix(".json").read_text())
     net = DeepfakeMobileNetV2()
     net.load_state_dict(load_state(weights))
@@ -42,8 +42,10 @@ def shipped_run(model_dir: Path, sources: set) -> tuple[str, list, dict, callabl
     from scoring.classifier import Classifier
 
     classifier = Classifier(model_dir)
-    trained_on = set(classifier.config["train_config"]["source_weights"])
-    summary = {"best_val_auc": classifier.config.get("val_metrics", {}).get("auc")}
+    recipe = classifier.config.train_config
+    # the Keras recipe (to 1.4.0) named its sources in source_weights; training.train's in fake_weights
+    trained_on = set(recipe.get("source_weights") or recipe["fake_weights"]) - set(recipe.get("leave_out", ()))
+    summary = {"best_val_auc": classifier.config.val_metrics.get("auc")}
     return (f"{classifier.name} {classifier.version}", sorted(sources - trained_on), summary,
             lambda crops: classifier.score_crops(crops.images))
 
@@ -89,7 +91,7 @@ def markdown(rows: list[dict]) -> str:
 def main(argv=None):
     cfg = TrainConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="*", help="state_dicts written by training.train_gpu (.json beside each)")
+    p.add_argument("runs", nargs="*", help="state_dicts written by training.train (.json beside each)")
     p.add_argument("--shipped", nargs="*", default=[],
                    help="packaged model folders (e.g. shipped_model) to report beside the runs")
     p.add_argument("--cache", default=str(cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)),

@@ -101,7 +101,7 @@ def load_torchvision_state(model: keras.Model, state: dict, head: bool = True) -
     """Copy a state_dict in torchvision's MobileNetV2 layout (NumPy arrays) into
     `model`, which must have BatchNorm: torchvision's ImageNet weights
     (head=False: their 1000-class head is not ours) or a net trained by
-    training.train_gpu (head=True: its one-unit head too). Returns how many
+    training.train (head=True: its one-unit head too). Returns how many
     tensors were copied."""
     copied = 0
     names = {layer.name for layer in model.layers}

@@ -1,11 +1,13 @@
-"""Refresh the generated tables of shipped_model/MODEL_CARD.md from metrics.json.
+"""The generated figures of a model card, from metrics.json and config.json.
 
     python -m training.model_card [--model-dir shipped_model]
 
-The prose of the card is written by hand; the figures between the
-`<!-- metrics:begin -->` and `<!-- metrics:end -->` markers come from
-`metrics.json` (written by training.evaluate) and `config.json`, so the card
-never quotes a number that was not measured.
+The prose of shipped_model/MODEL_CARD.md is written by hand; the figures
+between the `<!-- metrics:begin -->` and `<!-- metrics:end -->` markers come
+from `metrics.json` (written by training.evaluate) and `config.json`, so the
+card never quotes a number that was not measured. training.package writes a
+candidate's card (its run and those figures); training.promote refreshes the
+shipped card's figures.
 """
 
 import argparse
@@ -57,11 +59,48 @@ def metrics_tables(metrics: dict, config: dict) -> str:
     return "\n".join(lines)
 
 
-def refresh(model_dir: Path):
-    card = model_dir / "MODEL_CARD.md"
+def metrics_block(model_dir: Path) -> str:
     metrics = json.loads((model_dir / "metrics.json").read_text())
     config = json.loads((model_dir / "config.json").read_text())
-    block = f"{BEGIN}\n{metrics_tables(metrics, config)}\n{END}"
+    return f"{BEGIN}\n{metrics_tables(metrics, config)}\n{END}"
+
+
+def write_candidate_card(model_dir: Path) -> Path:
+    """MODEL_CARD.md of a packaged candidate: how its run went, val calibration, test figures."""
+    config = json.loads((model_dir / "config.json").read_text())
+    recipe, run, val = config["train_config"], config["gpu_run"], config["val_metrics"]
+    best = max(run["history"], key=lambda row: row["val_auc"])
+    grey = config["greyscale"]
+    lines = [
+        f"# Candidate: {config['name']} {config['version']}",
+        "",
+        "Packaged by `python -m training.package`; ship it with `python -m training.promote` "
+        "(the shipped card's prose is then updated by hand).",
+        "",
+        f"- run: `{recipe['out']}`, {len(run['history'])} epochs of {recipe['samples_per_epoch']} faces at batch "
+        f"{recipe['batch_size']}, peak lr {recipe['learning_rate']}, seed {recipe['seed']}"
+        + (f", distilled from {len(recipe['teachers'])} runs" if recipe["teachers"] else "")
+        + (f", left out: {', '.join(recipe['leave_out'])}" if recipe["leave_out"] else "")
+        + f"; {run['minutes']} min; the recipe is `train_config` in config.json",
+        f"- kept: epoch {best['epoch']}, val AUC {run['best_val_auc']:.4f}",
+        f"- val: AUC {val['auc']:.4f}, accuracy {val['accuracy']:.4f} at threshold {config['threshold']}, "
+        f"uncertain band {config['uncertain_band']}",
+        f"- val faces turned grey: AUC {grey['val_auc']:.4f}, band {grey['uncertain_band']}",
+        "",
+        "## Results",
+        "",
+        metrics_block(model_dir),
+        "",
+    ]
+    card = model_dir / "MODEL_CARD.md"
+    card.write_text("\n".join(lines))
+    return card
+
+
+def refresh(model_dir: Path):
+    """Rewrite the figures between the markers of model_dir/MODEL_CARD.md; the prose stays."""
+    card = model_dir / "MODEL_CARD.md"
+    block = metrics_block(model_dir)
     text = card.read_text()
     if BEGIN not in text:
         raise SystemExit(f"{card} has no {BEGIN} ... {END} markers to fill.")

@@ -1,4 +1,4 @@
-"""The classifier in PyTorch, for training on a CUDA GPU (training.train_gpu).
+"""The classifier in PyTorch, the one the trainer trains (training.train).
 
 Its state_dict keys and shapes are torchvision's MobileNetV2 (torchvision's
 ImageNet file loads into it as is), so `training.model.load_torchvision_state`

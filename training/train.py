@@ -1,384 +1,431 @@
-"""Train the shipped deepfake classifier from nothing.
+"""Train the classifier, on a CUDA GPU or on the CPU, in PyTorch: the one trainer.
 
-    python -m training.train                  # face crops, then training, then val calibration
-    python -m training.train --resume         # carry on an interrupted run
-    python -m training.train --polish         # only the second (folded) cycle, on the model in --out-dir
-    python -m training.train --from-torch runs/gpu/classifier.pt   # a net trained by training.train_gpu
-    python -m training.train --epochs 1 --steps-per-epoch 5 --init random   # smoke run
+    python -m training.train                                   # the recipe in training/config.py
+    python -m training.train --out runs/train/x.pt --epochs 3  # any field of TrainConfig is a flag
+    python -m training.train --teachers A.pt B.pt              # distil the runs' mean score into one net
+    python -m training.package runs/train/classifier.pt --version 1.5.0   # then: a candidate folder
 
-Writes to --out-dir: deepfake_classifier.keras and config.json (this run's
-config, the input size, preprocessing, class order, and the threshold and
-uncertain band chosen on `val`). Checkpoints and train.log go to --run-dir.
+The network (training.torch_model, torchvision's layout and ImageNet
+weights) learns from the face crops of training.prepare, the fakes made from
+their reals (training.synthesize's reconstructions, self-blends made here),
+half real and half fake by source, with web-style degradations on every
+face; the epoch with the best val AUC is kept. Keras is only the shipped
+format: training.package copies the net into it. Needs torch, NumPy, Pillow,
+scikit-learn and tqdm; not TensorFlow.
+
+Each epoch appends its row (loss, lr, val AUC by source) to RUN.log and
+leaves RUN.ckpt (net, optimizer, schedule, random states); `--resume`
+carries an interrupted run on from its last finished epoch, with the same
+recipe. RUN.json (the recipe, the best val AUC, every epoch) is written last.
+
+Distillation: `--teachers A.pt B.pt ...` trains towards the teachers' mean
+score on the same augmented batch as well as the labels (`--distill-weight`),
+so that one network learns some of what an ensemble of runs knows; the
+browser can afford only one. From ImageNet weights, as the shipped 1.4.0 was
+(40 epochs, the default with --teachers), or from a finished run (`--init RUN.pt`).
 """
 
 import argparse
-import hashlib
 import json
+import math
 import os
 import random
-import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from tqdm import tqdm
 
+from training.architecture import imagenet_weights_path
+from training.augment_pil import augment
+from training.calibrate import auc_by_source
 from training.config import TrainConfig
+from training.crops import Crops, load_split
+from training.prepare import cache_path
+from training.self_blend import self_blend
+from training.synthesize import synthetic_path
+from training.torch_model import DeepfakeMobileNetV2
 
 
-def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
-    cfg = TrainConfig()
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in TrainConfig.field_names():
-        value = getattr(cfg, name)
-        if isinstance(value, (dict, tuple)):
-            continue  # structured knobs are edited in training/config.py
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            p.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=value, help=f"default {value}")
+REAL, FAKE = 0, 1
+CROP, RECONSTRUCTION, SELF_BLEND = 0, 1, 2  # what a training item is made from
+
+
+class TrainingFaces(torch.utils.data.Dataset):
+    """Train's face crops, their cached reconstructions and self-blends made on the fly.
+
+    One item per crop, per reconstruction, and per real crop once more as the
+    source of a self-blended fake; every item then gets the same web-style
+    degradations, so neither blur nor compression can stand in for the label.
+    """
+
+    def __init__(self, crops: Crops, reconstructions: Crops | None, cfg: TrainConfig):
+        self.crops, self.reconstructions, self.cfg = crops, reconstructions, cfg
+        self.rng = np.random.default_rng(cfg.seed)
+        reals = np.flatnonzero(crops.labels == REAL)
+        n_rec = 0 if reconstructions is None else len(reconstructions.labels)
+        self.kind = np.concatenate([np.full(len(crops.labels), CROP), np.full(n_rec, RECONSTRUCTION),
+                                    np.full(len(reals), SELF_BLEND)])
+        self.index = np.concatenate([np.arange(len(crops.labels)), np.arange(n_rec), reals])
+        # the group an item is sampled by: its class and where it comes from
+        self.labels = np.concatenate([crops.labels, np.full(n_rec, FAKE), np.full(len(reals), FAKE)])
+        self.sources = np.concatenate([crops.sources, np.full(n_rec, "reconstruction"),
+                                       np.full(len(reals), "self_blend")])
+
+    def __len__(self):
+        return len(self.kind)
+
+    def __getitem__(self, i):
+        kind, j = self.kind[i], self.index[i]
+        if kind == CROP:
+            img = self.crops.images[j]
+        elif kind == RECONSTRUCTION:
+            img = self.reconstructions.images[j]
         else:
-            p.add_argument(flag, type=type(value), default=value, help=f"default {value}")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --run-dir")
-    p.add_argument(
-        "--polish", action="store_true", help="only the folded second cycle, on the model in --out-dir"
+            img = self_blend(self.crops.images[j], self.cfg.margin, self.rng)
+        img = augment(img, self.cfg, self.rng)
+        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))), float(self.labels[i])
+
+
+def _seed_worker(worker_id):
+    info = torch.utils.data.get_worker_info()
+    info.dataset.rng = np.random.default_rng(info.seed % 2**32)
+
+
+def item_weights(labels: np.ndarray, sources: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    """Sampling weight of each item: half the draws real, half fake, each half by cfg's source shares.
+
+    Left-out fake sources, and sources a half does not name, are never drawn.
+    """
+    weights = np.zeros(len(labels))
+    for label, wanted in ((REAL, cfg.real_weights), (FAKE, cfg.fake_weights)):
+        if label == FAKE:
+            wanted = {s: w for s, w in wanted.items() if s not in cfg.leave_out}
+        present = {s: w for s, w in wanted.items() if ((labels == label) & (sources == s)).any()}
+        if not present:
+            raise SystemExit(f"No {('real', 'fake')[label]} training faces from {sorted(wanted)}.")
+        total = sum(present.values())
+        for source, w in present.items():
+            m = (labels == label) & (sources == source)
+            weights[m] = 0.5 * w / total / m.sum()
+    return weights
+
+
+def source_balanced_sampler(data: TrainingFaces, cfg: TrainConfig, samples: int, generator) -> torch.utils.data.Sampler:
+    """Each batch drawn by TrainConfig's real and fake source shares."""
+    weights = item_weights(data.labels, data.sources, cfg)
+    return torch.utils.data.WeightedRandomSampler(weights, samples, replacement=True, generator=generator)
+
+
+def load_reconstructions(path, split: str, autoencoders) -> Crops | None:
+    """The cached reconstructions of `split`'s real crops (training.synthesize) by these autoencoders, as fakes."""
+    if not Path(path).is_file():
+        return None
+    data = np.load(path)
+    keep = (data["splits"] == split) & np.isin(data["autoencoders"], list(autoencoders))
+    n = int(keep.sum())
+    return Crops(data["images"][keep], np.full(n, FAKE, np.int8), np.full(n, "reconstruction"),
+                 data["autoencoders"][keep])
+
+
+def validation_faces(val: Crops, reconstructions: Crops | None, cfg: TrainConfig) -> tuple[Crops, dict]:
+    """Val's crops and fakes made from its reals, with the groups an epoch is scored by.
+
+    Each group holds every real val face. "chosen": the sources trained on,
+    the only group an epoch is chosen by; "heldout": the left-out fake
+    sources, scored each epoch but never choosing; "synthetic": fakes made
+    from val reals as in training (self-blends, reconstructions).
+    """
+    rng = np.random.default_rng(cfg.seed)
+    reals = np.flatnonzero(val.labels == REAL)
+    blends = np.stack([self_blend(val.images[j], cfg.margin, rng) for j in reals])
+    parts = [val, Crops(blends, np.full(len(reals), FAKE, np.int8), np.full(len(reals), "self_blend"), val.paths[reals])]
+    if reconstructions is not None:
+        parts.append(reconstructions)
+    faces = Crops(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("images", "labels", "sources", "paths")))
+    real = faces.labels == REAL
+    made = np.arange(len(faces.labels)) >= len(val.labels)
+    held = np.isin(faces.sources, list(cfg.leave_out)) & ~real & ~made
+    return faces, {"chosen": ~made & ~held, "heldout": held | real, "synthetic": made | real}
+
+
+@torch.no_grad()
+def val_scores(model, crops: Crops, device, batch_size: int = 256) -> np.ndarray:
+    model.eval()
+    scores = []
+    for start in range(0, len(crops.labels), batch_size):
+        x = torch.from_numpy(crops.images[start : start + batch_size].transpose(0, 3, 1, 2)).to(device)
+        with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+            scores.append(torch.sigmoid(model(x.contiguous(memory_format=torch.channels_last)).float()).cpu())
+    model.train()
+    return torch.cat(scores).numpy()
+
+
+def val_metrics(scores: np.ndarray, faces: Crops, groups: dict) -> dict:
+    """AUC overall and by source for "chosen" (unprefixed: what chooses the epoch) and the other groups."""
+    metrics = {}
+    for name, m in groups.items():
+        if (faces.labels[m] == FAKE).any() and (faces.labels[m] == REAL).any():
+            prefix = "" if name == "chosen" else f"{name}_"
+            metrics.update({prefix + k: v for k, v in auc_by_source(faces.labels[m], scores[m], faces.sources[m]).items()})
+    return metrics
+
+
+def cpu_state(model) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def load_state(path) -> dict:
+    if not Path(path).is_file():
+        raise SystemExit(f"{path} not found: pass a state_dict written by training.train --out.")
+    return torch.load(path, map_location="cpu")
+
+
+def load_teacher(path, device) -> torch.nn.Module:
+    teacher = DeepfakeMobileNetV2()
+    teacher.load_state_dict(load_state(path))
+    return teacher.to(device).to(memory_format=torch.channels_last).eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def teacher_scores(teachers, x) -> torch.Tensor:
+    """P(fake) of the teachers' mean logit on the same augmented batch: the soft target of distillation.
+
+    Runs trained from different seeds disagree on different faces, so their
+    mean scores val better than any one of them (the four 5e-4 runs: 0.951 at
+    best alone, 0.963 together); a student trained towards it keeps one
+    network's cost in the browser.
+    """
+    return torch.sigmoid(torch.stack([t(x).float() for t in teachers]).mean(0))
+
+
+# fields a resumed run may change: where it runs and writes, not what it learns
+RESUMABLE_CHANGES = {"workers", "out"}
+
+
+def checkpoint_path(out) -> Path:
+    return Path(out).with_suffix(".ckpt")
+
+
+def save_atomically(obj, path: Path) -> None:
+    """A run killed while saving keeps its previous checkpoint whole."""
+    partial = path.with_name(path.name + ".partial")
+    torch.save(obj, partial)
+    os.replace(partial, path)
+
+
+def load_checkpoint(cfg: TrainConfig) -> dict:
+    """The last finished epoch of an interrupted run of this recipe."""
+    path = checkpoint_path(cfg.out)
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: nothing to resume. Run without --resume to start this run.")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if "config" not in ckpt:
+        raise SystemExit(f"{path} was written by training.train_gpu, before the recipe was one dataclass: "
+                         "finish it with that version, or start afresh without --resume.")
+    changed = sorted(
+        k for k, v in cfg.to_dict().items()
+        if k not in RESUMABLE_CHANGES and ckpt["config"].get(k) != v
     )
-    p.add_argument(
-        "--recalibrate", action="store_true", help="only choose threshold and band again for the model in --out-dir"
+    if changed:
+        raise SystemExit(
+            f"{path} was written with another recipe ({', '.join(changed)}): "
+            "resume with the arguments of the interrupted run, or start afresh without --resume."
+        )
+    return ckpt
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> Path:
+    """Run the recipe; return the path of the best epoch's state_dict (RUN.json beside it)."""
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type != "cuda":
+        print("no CUDA device: training on the CPU (hours at the default schedule; see scripts/train.sh)")
+    torch.backends.cudnn.benchmark = True
+
+    model = DeepfakeMobileNetV2(cfg.dropout)
+    if cfg.init:
+        model.load_state_dict(load_state(cfg.init))
+    elif cfg.weights != "random":
+        model.load_imagenet(cfg.weights or imagenet_weights_path())
+    model = model.to(device).to(memory_format=torch.channels_last)
+    teachers = [load_teacher(path, device) for path in cfg.teachers]
+    ckpt = load_checkpoint(cfg) if resume else None
+    # after the weights and checkpoint: a wrong path fails in seconds, not after reading the crops
+    cache = crop_cache(cfg)
+    synthetic = synthetic_path(cache)
+    train_crops = load_split(cache, "train")
+    reconstructions = load_reconstructions(synthetic, "train", cfg.autoencoders)
+    if reconstructions is None and cfg.fake_weights.get("reconstruction"):
+        raise SystemExit(f"No reconstructions at {synthetic}: run python -m training.synthesize first.")
+    train_faces = TrainingFaces(train_crops, reconstructions, cfg)
+    val_faces, val_groups = validation_faces(
+        load_split(cache, "val"), load_reconstructions(synthetic, "val", cfg.autoencoders), cfg)
+    print(f"train {len(train_faces)} items, val {int(val_groups['chosen'].sum())} faces to choose on "
+          f"(left out: {', '.join(cfg.leave_out) or 'none'}), on {device}")
+
+    steps_per_epoch = cfg.samples_per_epoch // cfg.batch_size
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+
+    def lr_factor(step):
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        total = cfg.epochs * steps_per_epoch
+        progress = min((step - cfg.warmup_steps) / max(total - cfg.warmup_steps, 1), 1.0)
+        return 0.5 * (1 + math.cos(math.pi * progress))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    loader = torch.utils.data.DataLoader(
+        train_faces,
+        batch_size=cfg.batch_size,
+        sampler=source_balanced_sampler(train_faces, cfg, steps_per_epoch * cfg.batch_size, generator),
+        num_workers=cfg.workers,
+        worker_init_fn=_seed_worker,
+        generator=generator,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
+        persistent_workers=cfg.workers > 0,
+        prefetch_factor=4 if cfg.workers > 0 else None,
     )
-    p.add_argument(
-        "--greyscale-band",
-        action="store_true",
-        help="only choose the band for black-and-white faces again for the model in --out-dir (the rest of config.json stays)",
-    )
-    p.add_argument(
-        "--from-torch", metavar="PT", help="only calibrate and save a net trained by training.train_gpu (its .pt file)"
-    )
-    p.add_argument("--version", default="1.0.0", help="model version written to config.json")
-    args = p.parse_args(argv)
-    for name in TrainConfig.field_names():
-        if hasattr(args, name):
-            setattr(cfg, name, getattr(args, name))
-    return cfg, args
-
-
-def set_seeds(seed: int):
-    import keras
-
-    random.seed(seed)
-    np.random.seed(seed)
-    keras.utils.set_random_seed(seed)
-
-
-def compile_for_training(model, cfg: TrainConfig, peak_lr: float, warmup_steps: int, total_steps: int):
-    import keras
-
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0,
-        decay_steps=max(total_steps - warmup_steps, 1),
-        warmup_target=peak_lr,
-        warmup_steps=min(warmup_steps, total_steps),
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-        loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
-        metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
-    )
-    return model
-
-
-def make_model(cfg: TrainConfig, total_steps: int):
-    import keras
-
-    from training.model import build_classifier, load_imagenet_weights
-
-    model = build_classifier(cfg.image_size, cfg.dropout)
-    if cfg.init == "imagenet":
-        load_imagenet_weights(model)
-    elif cfg.init != "random":
-        raise SystemExit(f"--init must be 'imagenet' or 'random', not {cfg.init!r}.")
-    if cfg.freeze_batchnorm:
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False  # Keras 3: inference mode, statistics and scale fixed
-    return compile_for_training(model, cfg, cfg.learning_rate, cfg.warmup_steps, total_steps)
-
-
-def score(model, images: np.ndarray, tta_flip: bool, batch_size: int = 64) -> np.ndarray:
-    x = images.astype(np.float32)
-    p = model.predict(x, batch_size=batch_size, verbose=0)[:, 0]
-    if tta_flip:
-        p = (p + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)[:, 0]) / 2
-    return p
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def train(cfg: TrainConfig, resume: bool = False, version: str = "1.0.0") -> Path:
-    """Run the whole recipe; return the folder holding the trained model."""
-    from training.crops import load_split
-    from training.model import fold_batchnorm
-    from training.prepare import cache_path, prepare
-
-    set_seeds(cfg.seed)
-    cache = cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
-    if not cache.is_file():
-        prepare(cfg.manifest, cfg.cache_dir, cfg.image_size, cfg.margin)
-    train_crops, val_crops = load_split(cache, "train"), load_split(cache, "val")
-    print(f"train {len(train_crops.labels)} faces, val {len(val_crops.labels)} faces")
-
-    run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    first_cycle = run_dir / "first_cycle.keras"  # folded; lets --resume skip a finished first cycle
-    if not resume:
-        clear_run(run_dir, "first_cycle", "polish")
-        first_cycle.unlink(missing_ok=True)
-    if resume and first_cycle.is_file():
-        import keras
-
-        model = keras.models.load_model(first_cycle)
-        print(f"first cycle already done: {first_cycle}")
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = out.with_suffix(".log")
+    history, best, started, epoch = [], -1.0, time.time(), 0
+    if ckpt:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        schedule.load_state_dict(ckpt["schedule"])
+        generator.set_state(ckpt["generator"])
+        loader.dataset.rng.bit_generator.state = ckpt["augment_rng"]
+        torch.set_rng_state(ckpt["torch_rng"])  # dropout
+        if device.type == "cuda":
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+        history, best, epoch = ckpt["history"], ckpt["best"], ckpt["epoch"]
+        started -= ckpt["seconds"]
+        print(f"resuming {out} after epoch {epoch} of {cfg.epochs} (best val AUC so far {best:.4f})")
     else:
-        total_steps = cfg.epochs * cfg.steps_per_epoch
-        model = make_model(cfg, total_steps)
-        fit(model, cfg, train_crops, val_crops, run_dir, "first_cycle", cfg.epochs, resume)
-        model = fold_batchnorm(model)
-        model.save(first_cycle)
-    if cfg.polish_epochs:
-        model = polish(model, cfg, train_crops, val_crops, resume)
-    return calibrate_and_save(model, cfg, val_crops, version)
-
-
-def clear_run(run_dir: Path, *stages: str):
-    import shutil
-
-    for stage in stages:
-        shutil.rmtree(run_dir / f"{stage}_backup", ignore_errors=True)
-        (run_dir / f"{stage}_history.csv").unlink(missing_ok=True)
-
-
-def fit(model, cfg: TrainConfig, train_crops, val_crops, run_dir: Path, stage: str, epochs: int, resume: bool):
-    """One cycle of `epochs`, checkpointed each epoch under run_dir/<stage>_backup."""
-    import keras
-
-    from training.data import eval_dataset, train_dataset
-
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / f"{stage}_backup")),
-        keras.callbacks.CSVLogger(str(run_dir / f"{stage}_history.csv"), append=resume),
-    ]
-    model.fit(
-        train_dataset(train_crops, cfg),
-        epochs=epochs,
-        steps_per_epoch=cfg.steps_per_epoch,
-        validation_data=eval_dataset(val_crops, 64),
-        callbacks=callbacks,
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
-    return model
-
-
-def polish(model, cfg: TrainConfig, train_crops, val_crops, resume: bool = False):
-    """The second cycle: the folded (BatchNorm-free) net trains on at a low rate."""
-    from training.model import fold_batchnorm
-
-    model = fold_batchnorm(model)
-    print(f"polish: {cfg.polish_epochs} epochs at peak lr {cfg.polish_learning_rate}, BatchNorm folded")
-    run_dir = Path(cfg.run_dir)
-    if not resume:
-        clear_run(run_dir, "polish")
-    total_steps = cfg.polish_epochs * cfg.steps_per_epoch
-    compile_for_training(model, cfg, cfg.polish_learning_rate, cfg.polish_warmup_steps, total_steps)
-    return fit(model, cfg, train_crops, val_crops, run_dir, "polish", cfg.polish_epochs, resume)
-
-
-def trained_model_and_cache(cfg: TrainConfig, flag: str):
-    """The model already in --out-dir and the crop cache, for --polish and --recalibrate."""
-    import keras
-
-    from scoring.classifier import MODEL_FILE
-
-    model_path = Path(cfg.out_dir) / MODEL_FILE
-    if not model_path.is_file():
-        raise SystemExit(f"{model_path} not found: {flag} needs a trained model in --out-dir.")
-    return keras.models.load_model(model_path), existing_cache(cfg)
-
-
-def existing_cache(cfg: TrainConfig) -> Path:
-    """The crop cache that an earlier run (or training.prepare) wrote."""
-    from training.prepare import cache_path
-
-    cache = cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
-    if not cache.is_file():
-        raise SystemExit(f"{cache} not found: run a training (or training.prepare) first.")
-    return cache
-
-
-def polish_shipped(cfg: TrainConfig, resume: bool, version: str) -> Path:
-    """Only the second cycle, on the model already in --out-dir (e.g. one trained
-    before the cycle existed), then calibration on `val` as after a full run."""
-    from training.crops import load_split
-
-    set_seeds(cfg.seed)
-    model, cache = trained_model_and_cache(cfg, "--polish")
-    Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
-    train_crops, val_crops = load_split(cache, "train"), load_split(cache, "val")
-    model = polish(model, cfg, train_crops, val_crops, resume)
-    return calibrate_and_save(model, cfg, val_crops, version)
-
-
-def calibrate_and_save(model, cfg: TrainConfig, val_crops, version: str, gpu_run: dict | None = None) -> Path:
-    """Choose the threshold and uncertain band on `val`, then write the model and config.json."""
-    from scoring import faces
-    from scoring.classifier import CLASS_ORDER, CONFIG_FILE, MODEL_FILE
-    from training.calibrate import auc_by_source, choose_band, choose_threshold
-    from training.model import fold_batchnorm
-
-    # the inference layout, without optimizer state: what the backend and the converter load
-    shipped = fold_batchnorm(model)
-    val_scores = score(shipped, val_crops.images, cfg.tta_flip)
-    threshold = choose_threshold(val_crops.labels, val_scores)
-    band = choose_band(val_crops.labels, val_scores, threshold)
-    val_metrics = auc_by_source(val_crops.labels, val_scores, val_crops.sources)
-    val_metrics["accuracy"] = float(((val_scores >= threshold) == val_crops.labels.astype(bool)).mean())
-    print(f"val: {json.dumps(val_metrics)}; threshold {threshold}, uncertain band {band}")
-    greyscale = greyscale_calibration(shipped, cfg, val_crops, threshold)
-
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model_path = out / MODEL_FILE
-    shipped.save(model_path)
-    config = {
-        "name": "deepfake-mobilenetv2",
-        "version": version,
-        "sha256": sha256(model_path),
-        "input_size": cfg.image_size,
-        "input": "RGB, float32 0..255, NHWC; the model scales and ImageNet-normalises inside",
-        "margin": cfg.margin,
-        "class_order": list(CLASS_ORDER),
-        "output": "P(fake), one sigmoid unit",
-        "threshold": threshold,
-        "uncertain_band": list(band),
-        "greyscale": greyscale,
-        "tta_flip": cfg.tta_flip,
-        "face_detector": {
-            "model": "face_detector/blazeface.json",
-            "input_size": faces.DETECTOR_INPUT,
-            "nms_iou": faces.NMS_IOU,
-            "max_faces": faces.MAX_FACES,
-            "min_face_px": faces.MIN_FACE_PX,
-            "passes": [
-                {"fill": f, "min_score": s, "min_face_share": m} for f, s, m in faces.DETECTION_PASSES
-            ],
-        },
-        "parameters": int(shipped.count_params()),
-        "val_metrics": val_metrics,
-        "train_config": cfg.to_dict(),
+        log.write_text("")
+    while epoch < cfg.epochs:
+        epoch_start, losses = time.time(), []
+        for x, y in tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=5):
+            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            y = y.to(device, torch.float32) * (1 - cfg.label_smoothing) + 0.5 * cfg.label_smoothing
+            with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+                logits = model(x).float()
+                loss = loss_fn(logits, y)
+                if teachers:
+                    loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * loss_fn(logits, teacher_scores(teachers, x))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.detach())
+        epoch += 1
+        seconds = time.time() - epoch_start
+        metrics = val_metrics(val_scores(model, val_faces, device), val_faces, val_groups)
+        row = {
+            "epoch": epoch,
+            "loss": float(torch.stack(losses).mean()),
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(seconds, 1),
+            "images_per_s": round(steps_per_epoch * cfg.batch_size / seconds),
+            **{f"val_{k}": round(v, 4) for k, v in metrics.items()},
+        }
+        history.append(row)
+        print(json.dumps(row), flush=True)
+        with log.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        if metrics["auc"] > best:  # the epoch is chosen on val, as the threshold is
+            best = metrics["auc"]
+            save_atomically(cpu_state(model), out)
+        # written after the best epoch's weights, so a resumed run never lacks them
+        save_atomically({
+            "epoch": epoch, "best": best, "history": history, "seconds": time.time() - started,
+            "config": cfg.to_dict(), "model": cpu_state(model), "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(), "generator": generator.get_state(),
+            "augment_rng": loader.dataset.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+        }, checkpoint_path(out))
+    summary = {
+        "best_val_auc": best,
+        "minutes": round((time.time() - started) / 60, 1),
+        "config": cfg.to_dict(),
+        "history": history,
     }
-    if gpu_run:
-        config["gpu_run"] = gpu_run  # training.train_gpu's schedule and per-epoch val AUC
-        config["train_config"]["seed"] = gpu_run["args"]["seed"]  # the run's seed, not the CPU recipe's
-    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-    print(f"model written to {model_path}")
+    out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"best val AUC {best:.4f}; weights in {out}")
     return out
 
 
-def greyscale_calibration(model, cfg: TrainConfig, val_crops, threshold: float) -> dict:
-    """config.json's "greyscale" block: which face crops count as black-and-white
-    (scoring.faces.colour_spread) and their wider uncertain band, chosen on the
-    val faces turned grey at the colour threshold."""
-    from scoring import faces
-    from training.calibrate import GREY_MAX_BAND_SHARE, auc_by_source, choose_band, greyscale_copies
-
-    grey_scores = score(model, greyscale_copies(val_crops.images), cfg.tta_flip)
-    band = choose_band(val_crops.labels, grey_scores, threshold, GREY_MAX_BAND_SHARE)
-    auc = auc_by_source(val_crops.labels, grey_scores, val_crops.sources)
-    real = val_crops.labels == 0
-    outside = (grey_scores < band[0]) | (grey_scores >= band[1])
-    called_fake = float((outside & (grey_scores >= threshold))[real].mean())
-    uncertain = float((~outside).mean())
-    print(
-        f"val faces turned grey: {json.dumps(auc)}; their uncertain band {band}: "
-        f"{called_fake:.1%} of real ones called fake, {uncertain:.1%} of all uncertain"
-    )
-    return {
-        "top_share": faces.GREY_TOP_SHARE,
-        "max_spread": faces.GREY_MAX_SPREAD,
-        "uncertain_band": list(band),
-        "val_auc": auc["auc"],
-        "val_real_called_fake": called_fake,
-        "val_uncertain_share": uncertain,
-    }
+def crop_cache(cfg: TrainConfig) -> Path:
+    """The face crops training.prepare wrote for this recipe's size and margin."""
+    return cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)
 
 
-def recalibrate_greyscale(cfg: TrainConfig) -> Path:
-    """Choose only the greyscale block again for the model in --out-dir (e.g. one
-    calibrated before the block existed); threshold, colour band and metrics stay."""
-    from scoring.classifier import CONFIG_FILE
-    from training.crops import load_split
-    from training.model import fold_batchnorm
-
-    model, cache = trained_model_and_cache(cfg, "--greyscale-band")
-    path = Path(cfg.out_dir) / CONFIG_FILE
-    config = json.loads(path.read_text())
-    cfg.tta_flip = bool(config.get("tta_flip", False))  # score as the shipped model scores
-    greyscale = greyscale_calibration(fold_batchnorm(model), cfg, load_split(cache, "val"), config["threshold"])
-    # keep the key order of a fresh calibration: the block sits after the colour band
-    config = {k: v for k, v in config.items() if k != "greyscale"}
-    at = list(config).index("uncertain_band") + 1
-    items = list(config.items())
-    config = dict(items[:at] + [("greyscale", greyscale)] + items[at:])
-    path.write_text(json.dumps(config, indent=2) + "\n")
-    print(f"greyscale band written to {path}")
-    return path.parent
+def _share(text: str) -> tuple[str, float]:
+    source, _, share = text.partition("=")
+    try:
+        return source, float(share)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: write SOURCE=SHARE, e.g. dfdc=0.5") from None
 
 
-def recalibrate(cfg: TrainConfig, version: str) -> Path:
-    """Calibrate the model already in --out-dir again under this config (e.g. another
-    --tta-flip), without training: the weights stay, threshold and band follow."""
-    from training.crops import load_split
+def _reasons() -> dict:
+    """Each TrainConfig field's one-line comment in training/config.py, its flag's help."""
+    import inspect
+    import re
 
-    from scoring.classifier import CONFIG_FILE
-
-    model, cache = trained_model_and_cache(cfg, "--recalibrate")
-    config = Path(cfg.out_dir) / CONFIG_FILE
-    gpu_run = json.loads(config.read_text()).get("gpu_run") if config.is_file() else None  # how it was trained stays
-    return calibrate_and_save(model, cfg, load_split(cache, "val"), version, gpu_run)
+    lines = inspect.getsource(TrainConfig).splitlines()
+    return {m[1]: m[2] for m in (re.match(r"\s+(\w+): [^#]*#\s*(.*)", line) for line in lines) if m}
 
 
-def from_torch(cfg: TrainConfig, weights: Path, version: str) -> Path:
-    """A net trained by training.train_gpu, copied into the Keras model, folded and
-    calibrated on `val` as after a CPU run. The run's summary (the .json written
-    beside the .pt) is saved into config.json."""
-    import torch
+def _flag(p: argparse.ArgumentParser, name: str, default, reason: str = "") -> None:
+    """One flag for one TrainConfig field, typed by its default; only given flags reach the namespace."""
+    flag, kwargs = "--" + name.replace("_", "-"), {"default": argparse.SUPPRESS}
+    if isinstance(default, dict):  # SOURCE=SHARE ...
+        kwargs.update(nargs="*", type=_share, metavar="SOURCE=SHARE")
+        shown = " ".join(f"{k}={v}" for k, v in default.items())
+    elif isinstance(default, tuple):  # a range is as long as its default; a list of names any length
+        numeric = bool(default) and all(isinstance(v, (int, float)) for v in default)
+        kwargs.update(nargs=len(default) if numeric else "*", type=type(default[0]) if numeric else str)
+        shown = " ".join(map(str, default)) or "none"
+    elif isinstance(default, bool):
+        kwargs.update(type=lambda s: s.lower() in ("1", "true", "yes"))
+        shown = default
+    else:
+        kwargs.update(type=type(default))
+        shown = repr(default) if default == "" else default
+    p.add_argument(flag, help=f"{reason}{'; ' if reason else ''}default {shown}", **kwargs)
 
-    from training.crops import load_split
-    from training.model import build_classifier, load_torchvision_state
 
-    weights = Path(weights)
-    if not weights.is_file():
-        raise SystemExit(f"{weights} not found: --from-torch takes the .pt file training.train_gpu wrote.")
-    cache = existing_cache(cfg)
-    summary = weights.with_suffix(".json")
-    gpu_run = json.loads(summary.read_text()) if summary.is_file() else None
-    model = build_classifier(cfg.image_size, cfg.dropout)
-    state = torch.load(weights, map_location="cpu")
-    load_torchvision_state(model, {k: v.numpy() for k, v in state.items()})
-    return calibrate_and_save(model, cfg, load_split(cache, "val"), version, gpu_run)
+def parse_args(argv=None) -> tuple[TrainConfig, bool]:
+    """TrainConfig's defaults, overridden by the flags given; and whether to resume."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                epilog="Every flag is a field of training/config.py's TrainConfig, where its reason is.")
+    defaults, reasons = TrainConfig(), _reasons()
+    for name in TrainConfig.field_names():
+        _flag(p, name, getattr(defaults, name), reasons.get(name, "").replace("%", "%%"))
+    p.add_argument("--resume", action="store_true",
+                   help="carry an interrupted run on from its last epoch (RUN.ckpt beside --out)")
+    given = vars(p.parse_args(argv))
+    resume = given.pop("resume")
+    for name, value in given.items():
+        default = getattr(defaults, name)
+        given[name] = dict(value) if isinstance(default, dict) else tuple(value) if isinstance(default, tuple) else value
+    cfg = TrainConfig(**given)
+    if "epochs" not in given and cfg.teachers:
+        cfg.epochs = cfg.distill_epochs
+    return cfg, resume
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    cfg, args = parse_args(argv)
-    if args.from_torch:
-        from_torch(cfg, args.from_torch, args.version)
-    elif args.recalibrate:
-        recalibrate(cfg, args.version)
-    elif args.greyscale_band:
-        recalibrate_greyscale(cfg)
-    elif args.polish:
-        polish_shipped(cfg, args.resume, args.version)
-    else:
-        train(cfg, resume=args.resume, version=args.version)
+    cfg, resume = parse_args(argv)
+    train(cfg, resume)
 
 
 if __name__ == "__main__":

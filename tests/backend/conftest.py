@@ -10,9 +10,17 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from server_kit import LAB_HOST, PUBLIC_STAND_IN, ImageServer, serve
+from flask.testing import FlaskClient
+from harness.servers import LAB_HOST, PUBLIC_STAND_IN, ImageServer, serve
 
 from backend import create_app, fetch
+
+
+class BufferedClient(FlaskClient):
+    """Reads each answer whole and closes it: a file the server sent (send_file) is not left open."""
+
+    def open(self, *args, buffered=True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +29,9 @@ def make_app(tmp_path_factory):
     reports_db = str(tmp_path_factory.mktemp("reports") / "reports.sqlite3")
 
     def make(**settings):
-        return create_app({"TESTING": True, "REPORTS_DB": reports_db, **settings})
+        app = create_app({"TESTING": True, "REPORTS_DB": reports_db, **settings})
+        app.test_client_class = BufferedClient
+        return app
 
     return make
 

@@ -10,16 +10,19 @@ import re
 import subprocess
 import sys
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 import jsonschema
 import pytest
 from PIL import Image
-from server_kit import FIXTURES, PORTRAIT, PORTRAIT_FACE_CENTRE, PORTRAIT_SIZE, box_contains, encode, portrait
+from harness.servers import FIXTURES, PORTRAIT, PORTRAIT_FACE_CENTRE, PORTRAIT_SIZE, box_contains, encode, portrait
 
+from backend.api import MODEL_FIELDS, OPENAPI_PATH
 from backend.config import SETTINGS, from_env
 from backend.model import get_classifier
 from scoring.faces import load_image
+from scoring.model_config import ModelConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SCORE = "/api/v1/score"
@@ -154,6 +157,11 @@ def test_model_describes_the_loaded_model(client, app):
     for key in ("name", "version", "threshold", "uncertain_band", "greyscale", "input_size", "margin"):
         assert body[key] == on_disk[key]
     assert "train_config" not in body
+
+
+def test_the_model_schema_lists_exactly_the_fields_the_server_sends():
+    schema = json.loads(OPENAPI_PATH.read_text())["components"]["schemas"]["Model"]
+    assert set(schema["properties"]) == set(MODEL_FIELDS) <= {f.name for f in fields(ModelConfig)}
 
 
 def test_health_names_the_model(client, classifier):
@@ -343,9 +351,9 @@ def test_upload_limit_setting_becomes_flask_limit(make_app):
     assert make_app(MAX_UPLOAD_MB=3).config["MAX_CONTENT_LENGTH"] == 3_000_000
 
 
-def test_readme_lists_every_setting():
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Self-hosting the scoring server", 1)[1].split("\n## ", 1)[0]
+def test_the_server_docs_list_every_setting():
+    docs = (REPO / "docs" / "server.md").read_text()
+    section = docs.split("## Settings", 1)[1].split("\n## ", 1)[0]
     for setting in SETTINGS:
         assert f"`{setting.env}`" in section, setting.env
 

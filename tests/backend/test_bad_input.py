@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 import pytest
 from PIL import Image
-from server_kit import PORTRAIT, PORTRAIT_FACE_CENTRE, PORTRAIT_SIZE, box_contains, encode, free_port, portrait
+from harness.servers import PORTRAIT, PORTRAIT_FACE_CENTRE, PORTRAIT_SIZE, box_contains, encode, free_port, portrait
 
 SCORE = "/api/v1/score"
 FACE_VERDICTS = {"fake", "real", "uncertain"}

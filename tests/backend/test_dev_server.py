@@ -5,8 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import requests
-from server_kit import ACCESS_LINE, PORTRAIT, PORTRAIT_FACE_CENTRE, REPO, box_contains, free_port, running_server
+
+from harness.servers import ACCESS_LINE, PORTRAIT, PORTRAIT_FACE_CENTRE, REPO, box_contains, free_port, running_server
+
+
+pytestmark = pytest.mark.slow  # starts the server in its own processes, each loading the model
 
 
 def test_dev_server_scores_on_the_host_and_port_given(tmp_path):

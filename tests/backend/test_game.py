@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 from PIL import Image
-from server_kit import FIXTURES
+from harness.servers import FIXTURES
 from sqlalchemy import select
 
 from backend.db import GameAnswer, get_db

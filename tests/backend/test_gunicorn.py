@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
-from server_kit import (
+from harness.servers import (
     ACCESS_LINE,
     FIXTURES,
     MODEL_LOADED,
@@ -31,6 +31,8 @@ from server_kit import (
 )
 
 from backend.model import get_classifier
+
+pytestmark = pytest.mark.slow  # starts the server in its own processes, each loading the model
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 TOKEN = "test-token-4f9c"

@@ -17,15 +17,16 @@ import pytest
 from sqlalchemy import select
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from server_kit import FIXTURES, PORTRAIT
+from harness.servers import FIXTURES, PORTRAIT
 from werkzeug.serving import make_server
 
 from backend.db import Report, get_db
 from backend.model import get_classifier
 from scoring.faces import load_image
-from tests.browser_harness import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, INSTALL_HINT
-from tests.video_fixtures import real_then_fake
+from harness.browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, INSTALL_HINT
+from harness.video import real_then_fake
 
+pytestmark = pytest.mark.browser  # headless Chromium (scripts/test.sh installs it)
 ROUND = 10
 WAIT_S = 60  # a face scored with its heatmap on 2 busy cores, the first one cold
 

@@ -12,17 +12,15 @@ from __future__ import annotations
 import io
 import json
 import struct
-import sys
 
 import pytest
 from PIL import Image, PngImagePlugin
-from server_kit import FIXTURES
+from harness import provenance_images
+from harness.servers import FIXTURES
 from test_api import schema_validator
 
 from backend import provenance
 
-sys.path.insert(0, str(FIXTURES / "provenance"))
-import make_fixtures  # noqa: E402  (the fixtures' own script: it signs and builds the bad inputs' bases)
 
 SCORE = "/api/v1/score"
 PROVENANCE = FIXTURES / "provenance"
@@ -89,9 +87,9 @@ def test_content_credentials_name_signer_generator_and_ai_action(client, name):
 
 
 def test_an_image_signed_here_reads_as_untrusted_and_one_changed_byte_as_invalid(client):
-    signed = make_fixtures.signed_jpeg()  # a fresh test root and signer, made in this test
+    signed = provenance_images.signed_jpeg()  # a fresh test root and signer, made in this test
     assert score(client, signed)["provenance"]["content_credentials"]["state"] == "untrusted"
-    tampered = score(client, make_fixtures.tampered(signed))["provenance"]["content_credentials"]
+    tampered = score(client, provenance_images.tampered(signed))["provenance"]["content_credentials"]
     assert tampered["state"] == "invalid"
 
 
@@ -115,12 +113,12 @@ def _png(text=(), xmp: str | None = None, exif: bytes | None = None) -> bytes:
         info.add_text(key, value)
     if xmp is not None:
         info.add_itxt("XML:com.adobe.xmp", xmp)
-    small = make_fixtures.base().resize((64, 75))
-    return make_fixtures.encode(small, "PNG", pnginfo=info, **({"exif": exif} if exif else {}))
+    small = provenance_images.base().resize((64, 75))
+    return provenance_images.encode(small, "PNG", pnginfo=info, **({"exif": exif} if exif else {}))
 
 
 def _jpeg_with_exif(exif: bytes) -> bytes:
-    return make_fixtures.encode(make_fixtures.base(), "JPEG", exif=exif)
+    return provenance_images.encode(provenance_images.base(), "JPEG", exif=exif)
 
 
 def _full_exif() -> bytes:
@@ -142,10 +140,10 @@ BAD_METADATA = [
     ("C2PA boxes zeroed", _with_jumbf_zeroed(SIGNED), "credentials", "could not read the content credentials", {}),
     ("XMP of 10 MB", _png(xmp="<x:xmpmeta xmlns:x='adobe:ns:meta/'>" + "a" * 10_000_000 + "</x:xmpmeta>"),
      "file", "the xmp packet is 10.0 mb, over the 1 mb limit", {}),
-    ("XMP entity bomb", make_fixtures.xmp_jpeg(BILLION_LAUGHS), "file", "could not read the xmp packet", {}),
-    ("XMP not XML", make_fixtures.xmp_jpeg("<x:xmpmeta <<< "), "file", "could not read the xmp packet", {}),
+    ("XMP entity bomb", provenance_images.xmp_jpeg(BILLION_LAUGHS), "file", "could not read the xmp packet", {}),
+    ("XMP not XML", provenance_images.xmp_jpeg("<x:xmpmeta <<< "), "file", "could not read the xmp packet", {}),
     ("PNG with 5000 text chunks", _png([(f"key{n}", "value") for n in range(4999)]
-                                       + [("parameters", make_fixtures.A1111_PARAMETERS)]),
+                                       + [("parameters", provenance_images.A1111_PARAMETERS)]),
      "file", "holds 5000 text chunks", {"generator": "sd_xl_base_1.0"}),
     ("PNG with a 2 MB EXIF block", _png(exif=b"MM\0*\0\0\0\x08" + b"\0" * 2_000_000),
      "file", "the exif block is 2.0 mb, over the 256 kb limit", {}),
@@ -209,11 +207,11 @@ def test_comfyui_prompt_that_is_not_json_still_names_the_tool_from_its_workflow(
 
 
 def test_a_signer_under_the_configured_trust_anchors_reads_as_trusted(make_app, tmp_path):
-    signer, root = make_fixtures.test_signer()
+    signer, root = provenance_images.test_signer()
     anchors = tmp_path / "anchors.pem"
     anchors.write_text(root)
     client = make_app(C2PA_TRUST_ANCHORS=str(anchors)).test_client()
-    assert score(client, make_fixtures.signed_jpeg(signer=signer))["provenance"]["content_credentials"]["state"] == "trusted"
+    assert score(client, provenance_images.signed_jpeg(signer=signer))["provenance"]["content_credentials"]["state"] == "trusted"
     # a signer under another root stays untrusted
     assert score(client, SIGNED)["provenance"]["content_credentials"]["state"] == "untrusted"
 

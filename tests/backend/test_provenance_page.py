@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from server_kit import FIXTURES
+from harness.servers import FIXTURES
 from test_gunicorn import _chromium
 from werkzeug.serving import make_server
 

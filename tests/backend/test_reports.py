@@ -9,9 +9,10 @@ import io
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from server_kit import PORTRAIT, REPO, encode, portrait
+from harness.servers import PORTRAIT, REPO, encode, portrait
 from test_api import schema_validator
 
 from backend.db import database_url
@@ -85,7 +86,7 @@ def test_a_report_is_kept_and_listed_with_the_token(make, send, body, has_image)
         ({**SHOWN, "score": "high", "label": "real", "sha256": IMAGE_SHA}, 400, "score as a number between 0 and 1"),
         ({**SHOWN, "label": "real"}, 400, "Send the sha256 of the image's bytes, or the image itself."),
         ({**SHOWN, "label": "real", "sha256": "abc123"}, 400, "64 hex digits"),
-        ({**SHOWN, "label": "real", "sha256": "0" * 64, "image": DATA_URL}, 400, "does not match the image sent"),
+        ({**SHOWN, "label": "real", "sha256": "0" * 64, "image": DATA_URL}, 422, "does not match the image sent"),
         ({**SHOWN, "label": "real", "image": "https://news.example/p.jpg"}, 400, "as a data URL"),
         ({**SHOWN, "label": "real", "image": "data:image/jpeg;base64,@@@notbase64"}, 400, "not valid base64"),
         ({**SHOWN, "label": "real", "image": "data:image/jpeg;base64," + base64.b64encode(b"%PDF-1.4 hi").decode()},
@@ -241,7 +242,7 @@ def test_export_writes_real_and_fake_folders_that_evaluation_reads(make, tmp_pat
     ]
     # the evaluator's own folder loader takes the export as it is
     items = list_images(out)
-    assert sorted((open(i["path"], "rb").read(), i["label"]) for i in items) == sorted([(IMAGE, 0), (png, 1)])
+    assert sorted((Path(i["path"]).read_bytes(), i["label"]) for i in items) == sorted([(IMAGE, 0), (png, 1)])
     (out / "manifest.csv").unlink()  # the plain real/ + fake/ layout alone works too
     assert sorted(i["label"] for i in list_images(out)) == [0, 1]
 

@@ -13,7 +13,7 @@ import ssl
 import subprocess
 
 import pytest
-from server_kit import LAB_HOST, PORTRAIT, PORTRAIT_FACE_CENTRE, ImageServer, box_contains, serve
+from harness.servers import LAB_HOST, PORTRAIT, PORTRAIT_FACE_CENTRE, ImageServer, box_contains, serve
 
 from backend import fetch
 

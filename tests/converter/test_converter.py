@@ -27,7 +27,7 @@ from converter.export import (
 )
 from converter.parity import BOX_TOLERANCE, SCORE_TOLERANCE, ParityError, Result, check_parity, parity_problems
 from scoring import faces
-from scoring.classifier import CONFIG_FILE, MODEL_FILE
+from scoring.model_config import CONFIG_FILE, MODEL_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = sorted(str(p.relative_to(DEFAULT_OUT_DIR)) for p in DEFAULT_OUT_DIR.rglob("*") if p.is_file())
@@ -60,12 +60,14 @@ def test_committed_model_files_exist():
     )
 
 
+@pytest.mark.slow  # runs `python -m converter` in its own process
 def test_fresh_export_has_the_committed_files(fresh_export):
     fresh = sorted(str(p.relative_to(fresh_export)) for p in fresh_export.rglob("*") if p.is_file())
     assert fresh == COMMITTED, f"the converter writes {fresh}, extension/model/ holds {COMMITTED}; {REEXPORT}"
 
 
 @pytest.mark.parametrize("name", COMMITTED)
+@pytest.mark.slow  # runs `python -m converter` in its own process
 def test_committed_file_is_what_the_converter_makes(name, fresh_export):
     committed, fresh = DEFAULT_OUT_DIR / name, fresh_export / name
     assert fresh.is_file(), f"extension/model/{name} is committed but the converter no longer writes it; {REEXPORT}"
@@ -179,13 +181,13 @@ def case_config_of_another_model(folder: Path) -> Path:
 
 
 BAD_INPUTS = [
-    (case_missing_folder, "none", "does not exist; train one with `python -m training.train`"),
+    (case_missing_folder, "none", "does not exist; package a trained model there"),
     (case_no_model_file, "none", f"{MODEL_FILE} is missing"),
     (case_no_config, "none", f"{CONFIG_FILE} is missing"),
     (case_text_as_model, "none", "is not a Keras model (a .keras file is a zip archive)"),
     (case_zip_not_keras, "none", "is not a Keras model keras can load"),
     (case_config_not_json, "none", "is not valid JSON"),
-    (case_config_incomplete, "none", "lacks threshold; re-run training"),
+    (case_config_incomplete, "none", "lacks threshold; re-run the packaging step"),
     (case_config_of_another_model, "none", "describes another model"),
     (case_no_config, "int4", "Unknown quantization 'int4'; choose one of none, float16, uint8"),
 ]
@@ -200,12 +202,14 @@ def test_bad_input_fails_with_what_to_fix(make, quantize, message, tmp_path):
     assert not out.exists(), "a failed export must not leave an output folder"
 
 
+@pytest.mark.slow  # runs `python -m converter` in its own process
 def test_cli_reports_a_missing_model_and_exits_1(tmp_path):
     done = run_converter("--model-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
     assert done.returncode == 1
     assert "does not exist" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # runs `python -m converter` in its own process
 def test_cli_help_gives_every_flag_a_default():
     done = run_converter("--help")
     assert done.returncode == 0

@@ -23,8 +23,9 @@ import pytest
 
 from converter.parity import Result, check_parity
 from scoring.classifier import verdict_for
-from tests.browser_harness import build_extension, extension_browser, serve_folder
+from harness.browser import build_extension, extension_browser, serve_folder
 
+pytestmark = pytest.mark.browser  # headless Chromium (scripts/test.sh installs it)
 PARITY_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "parity"
 IMAGES = sorted(p.name for p in PARITY_DIR.iterdir() if p.suffix.lower() in {".jpg", ".png", ".gif", ".bmp", ".webp"})
 SCRIPT_TIMEOUT_S = 300  # one image on the cpu backend, on 2 busy cores

@@ -6,7 +6,7 @@ page shows.
 Headless Chromium with the built extension, a fresh browser for the module (the
 first page meets a model that is still loading, as a new user does), pages on
 one loopback origin and their images on another, without CORS headers; some
-images answer late (`delay_ms`, tests/browser_harness.py) and some are missing.
+images answer late (`delay_ms`, harness/browser.py) and some are missing.
 Each page records every image the extension ever marked, from its first script.
 """
 
@@ -19,16 +19,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_harness import (
+from harness.browser import (
     CROWDED_IMAGES,
     READ_MARKED_JS,
     badge_page_html,
     crowded_page,
     extension_browser,
 )
-from tests.extension.devtools import DevTools
+from harness.devtools import DevTools
 from tests.extension.test_extension_browser import FINAL, READ_BADGES, active_tab_id, wait_until
 from tests.extension.test_extension_browser import dist, sites  # noqa: F401  (module fixtures: a build, two loopback sites)
+
+pytestmark = pytest.mark.browser  # headless Chromium (scripts/test.sh installs it)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"

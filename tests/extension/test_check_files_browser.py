@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from selenium.webdriver.common.by import By
 
-from tests.backend.server_kit import free_port
+from harness.servers import free_port
 from tests.extension.test_extension_browser import (  # noqa: F401  (module fixtures: a build, sites, a browser, a server)
     FAKE_FACE,
     FINAL,
@@ -32,6 +32,8 @@ from tests.extension.test_extension_browser import (  # noqa: F401  (module fixt
     wait_for_verdicts,
     wait_until,
 )
+
+pytestmark = pytest.mark.browser  # headless Chromium (scripts/test.sh installs it)
 
 # (file name, fixture it is made from, Pillow format or None to copy the bytes, what it shows)
 FORMATS = [

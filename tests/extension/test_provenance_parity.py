@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from backend import provenance
-from tests.browser_harness import build_extension, extension_browser, serve_folder
+from harness.browser import build_extension, extension_browser, serve_folder
 
+pytestmark = pytest.mark.browser  # headless Chromium (scripts/test.sh installs it)
 PROVENANCE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "provenance"
 FIXTURES = sorted(p.name for p in PROVENANCE_DIR.iterdir() if p.suffix in {".jpg", ".png"})
 SERVER_ONLY = ("signer", "signed_at")  # read from the signing certificate, which only the server parses

@@ -87,7 +87,7 @@ def test_jpeg_quality_follows_the_configured_range():
 def real_face() -> np.ndarray:
     from PIL import Image
 
-    from tests.conftest import FIXTURES
+    from harness import FIXTURES
 
     return np.asarray(Image.open(FIXTURES / "faces/real/lfw_faceswap_real_6304.jpg").convert("RGB").resize((160, 160)))
 

@@ -1,4 +1,4 @@
-"""The training data path: manifest reading, source weights, batches, augmentation."""
+"""The training data path: manifest reading, augmentation, calibration."""
 
 import numpy as np
 import pytest
@@ -7,24 +7,8 @@ import tensorflow as tf
 from training.augment import augment
 from training.calibrate import choose_band, choose_threshold
 from training.config import TrainConfig
-from training.crops import Crops, source_weights
-from training.data import train_dataset
 from training.prepare import read_manifest
-from tests.conftest import FIXTURES
-
-
-@pytest.mark.parametrize(
-    "sources, wanted, expected",
-    [
-        (["a", "b"], {"a": 0.75, "b": 0.25}, {"a": 0.75, "b": 0.25}),
-        (["a"], {"a": 0.5, "b": 0.5}, {"a": 1.0}),  # absent sources drop out, the rest renormalise
-        (["a", "c"], {"a": 0.6}, {"a": 0.6, "c": 0.4}),  # unnamed sources share what is left
-        (["c", "d"], {}, {"c": 0.5, "d": 0.5}),
-    ],
-)
-def test_source_weights(sources, wanted, expected):
-    got = source_weights(np.array(sources), wanted)
-    assert got == pytest.approx(expected)
+from harness import FIXTURES
 
 
 def test_read_manifest_makes_paths_absolute_and_keeps_splits():
@@ -45,21 +29,6 @@ def test_read_manifest_refuses_bad_manifests(tmp_path, content, message):
     (tmp_path / "manifest.csv").write_text(content)
     with pytest.raises(SystemExit, match=message):
         read_manifest(tmp_path / "manifest.csv")
-
-
-def test_train_dataset_yields_balanced_augmented_batches():
-    cfg = TrainConfig(batch_size=64, source_weights={"a": 0.5, "b": 0.5})
-    n = 50
-    crops = Crops(
-        images=np.full((2 * n, 32, 32, 3), 128, np.uint8),
-        labels=np.array([0, 1] * n, np.int8),
-        sources=np.array(["a"] * 90 + ["b"] * 10),
-        paths=np.array([f"{i}.jpg" for i in range(2 * n)]),
-    )
-    images, labels = next(iter(train_dataset(crops, cfg)))
-    assert images.shape == (64, 32, 32, 3) and images.dtype == tf.float32
-    assert labels.shape == (64,)
-    assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 255.0
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

@@ -1,27 +1,20 @@
-"""The PyTorch trainer (training.train_gpu) and the way its net reaches the Keras model."""
+"""The trainer (training.train, PyTorch, on CPU or CUDA): its command line, resume,
+distillation, left-out sources, and the copy of its net into the shipped Keras layout."""
 
 import json
 
 import numpy as np
 import pytest
 
-from tests.conftest import FIXTURES
-from training.config import GpuConfig, TrainConfig
+from training.config import TrainConfig
 
-torch = pytest.importorskip("torch", reason="training extra: bash scripts/train.sh installs torch")
+torch = pytest.importorskip("torch", reason="training extra: bash scripts/install_training.sh installs torch")
 
 
-def fixture_cache(tmp_path):
-    """The fixture faces' crops, and reconstructions of their reals by briefly trained small autoencoders."""
-    from training import synthesize
-    from training.prepare import cache_path, prepare
-
-    cfg = TrainConfig()
-    prepare(str(FIXTURES / "faces" / "manifest.csv"), str(tmp_path / "cache"), cfg.image_size, cfg.margin)
-    cache = cache_path(tmp_path / "cache", cfg.image_size, cfg.margin)
-    synthesize.main(["--cache", str(cache), "--taef2-share", "0", "--autoencoder-steps", "3",
-                     "--train", "6", "--val", "3"])
-    return cache
+def tiny_run(cache, out, *extra) -> list[str]:
+    """A few steps from random weights on the fixture crops, on the CPU."""
+    return ["--cache-dir", str(cache.parent), "--weights", "random", "--out", str(out), "--samples-per-epoch", "16",
+            "--batch-size", "8", "--warmup-steps", "1", "--workers", "0", *extra]
 
 
 def random_trained_net(seed: int, size: int):
@@ -43,6 +36,7 @@ def random_trained_net(seed: int, size: int):
     return net.eval()
 
 
+@pytest.mark.slow  # builds Keras models
 @pytest.mark.parametrize("size", [96, 160])
 def test_a_gpu_trained_net_scores_the_same_in_the_shipped_keras_layout(size):
     from training.model import build_classifier, fold_batchnorm, load_torchvision_state
@@ -78,67 +72,14 @@ def test_the_torch_net_reads_torchvision_imagenet_weights_as_torchvision_compute
     np.testing.assert_allclose(ours, torch_features(state, image), atol=1e-4)
 
 
-def test_gpu_recipe_runs_on_fixtures_and_ships_through_keras(tmp_path):
-    """A CPU-sized run of the GPU trainer, then --from-torch: what the backend loads."""
-    import keras
-
-    from training import train, train_gpu
-    from training.crops import load_split
-
-    cache = fixture_cache(tmp_path)
-    weights = tmp_path / "gpu" / "net.pt"
-    train_gpu.main([
-        "--cache", str(cache), "--weights", "random", "--out", str(weights),
-        "--epochs", "2", "--samples-per-epoch", "16", "--batch-size", "8", "--warmup-steps", "1", "--workers", "0",
-    ])
-    summary = json.loads(weights.with_suffix(".json").read_text())
-    assert [row["epoch"] for row in summary["history"]] == [1, 2]
-    assert summary["best_val_auc"] == max(row["val_auc"] for row in summary["history"])
-
-    train.main([
-        "--from-torch", str(weights), "--cache-dir", str(tmp_path / "cache"),
-        "--out-dir", str(tmp_path / "model"), "--version", "0.0.0-smoke",
-    ])
-    config = json.loads((tmp_path / "model" / "config.json").read_text())
-    assert config["version"] == "0.0.0-smoke" and config["gpu_run"]["history"] == summary["history"]
-    assert config["train_config"]["seed"] == summary["args"]["seed"] != TrainConfig().seed
-    low, high = config["uncertain_band"]
-    assert low <= config["threshold"] <= high
-    train.main([  # a later recalibration keeps the record of how the net was trained
-        "--recalibrate", "--cache-dir", str(tmp_path / "cache"), "--out-dir", str(tmp_path / "model"),
-        "--version", "0.0.1-smoke",
-    ])
-    recalibrated = json.loads((tmp_path / "model" / "config.json").read_text())
-    assert (recalibrated["gpu_run"], recalibrated["train_config"]["seed"]) == (config["gpu_run"], summary["args"]["seed"])
-
-    # the shipped Keras model gives the val crops the scores the torch net gave them
-    from training.torch_model import DeepfakeMobileNetV2
-
-    net = DeepfakeMobileNetV2()
-    net.load_state_dict(torch.load(weights))
-    val = load_split(cache, "val")
-    with torch.no_grad():
-        theirs = torch.sigmoid(net.eval()(torch.from_numpy(val.images.transpose(0, 3, 1, 2).copy()))).numpy()
-    shipped = keras.models.load_model(tmp_path / "model" / "deepfake_classifier.keras")
-    ours = shipped.predict(val.images.astype(np.float32), verbose=0)[:, 0]
-    np.testing.assert_allclose(ours, theirs, atol=2e-5)
-
-
-def test_from_torch_says_what_it_needs(tmp_path):
-    from training import train
-
-    with pytest.raises(SystemExit, match="training.train_gpu wrote"):
-        train.main(["--from-torch", str(tmp_path / "missing.pt"), "--out-dir", str(tmp_path / "model")])
-
-
-def test_distillation_moves_the_student_towards_its_teachers(tmp_path):
+@pytest.mark.slow  # trains
+def test_distillation_moves_the_student_towards_its_teachers(tmp_path, fixture_cache):
     """--teachers: a student that starts out calling every fixture face real, trained
     only towards a teacher that calls them all fake, ends up scoring them higher."""
-    from training import train_gpu
+    from training import train
     from training.crops import load_split
     from training.torch_model import DeepfakeMobileNetV2
 
-    cache = fixture_cache(tmp_path)
     nets = {}
     for name, seed, bias in [("student", 1, -3.0), ("teacher", 2, 3.0)]:
         net = random_trained_net(seed, TrainConfig().image_size)
@@ -146,7 +87,7 @@ def test_distillation_moves_the_student_towards_its_teachers(tmp_path):
         nets[name] = tmp_path / f"{name}.pt"
         torch.save(net.state_dict(), nets[name])
 
-    val = torch.from_numpy(load_split(cache, "val").images.transpose(0, 3, 1, 2).copy())
+    val = torch.from_numpy(load_split(fixture_cache, "val").images.transpose(0, 3, 1, 2).copy())
 
     def mean_score(path):
         net = DeepfakeMobileNetV2()
@@ -155,10 +96,9 @@ def test_distillation_moves_the_student_towards_its_teachers(tmp_path):
             return float(torch.sigmoid(net.eval()(val)).mean())
 
     out = tmp_path / "distilled.pt"
-    train_gpu.main([
-        "--cache", str(cache), "--init", str(nets["student"]), "--teachers", str(nets["teacher"]),
-        "--distill-weight", "1.0", "--out", str(out), "--learning-rate", "1e-2", "--warmup-steps", "0",
-        "--epochs", "1", "--samples-per-epoch", "32", "--batch-size", "8", "--workers", "0",
+    train.main(tiny_run(fixture_cache, out) + [
+        "--init", str(nets["student"]), "--teachers", str(nets["teacher"]), "--distill-weight", "1.0",
+        "--learning-rate", "1e-2", "--warmup-steps", "0", "--epochs", "1", "--samples-per-epoch", "32",
     ])
     before, teacher = mean_score(nets["student"]), mean_score(nets["teacher"])
     assert before < 0.1 < 0.9 < teacher
@@ -167,28 +107,28 @@ def test_distillation_moves_the_student_towards_its_teachers(tmp_path):
 
 @pytest.mark.parametrize("flag", ["--init", "--teachers"])
 def test_a_missing_starting_point_or_teacher_says_what_to_pass(tmp_path, flag):
-    from training import train_gpu
+    from training import train
 
-    with pytest.raises(SystemExit, match="not found: pass a state_dict written by training.train_gpu"):
-        train_gpu.main(["--cache", str(tmp_path / "none.npz"), flag, str(tmp_path / "missing.pt"), "--workers", "0"])
+    with pytest.raises(SystemExit, match="not found: pass a state_dict written by training.train"):
+        train.main(["--cache-dir", str(tmp_path), flag, str(tmp_path / "missing.pt"), "--workers", "0"])
 
 
-def test_an_interrupted_run_resumes_to_the_net_it_would_have_trained(tmp_path, monkeypatch):
-    from training import train_gpu
+@pytest.fixture(scope="module")
+def whole_run(tmp_path_factory, fixture_cache):
+    """Three epochs of a tiny run, start to end."""
+    from training import train
 
-    cache = fixture_cache(tmp_path)
+    out = tmp_path_factory.mktemp("whole") / "net.pt"
+    train.main(tiny_run(fixture_cache, out, "--epochs", "3"))
+    return out
 
-    def run(out, *extra):
-        train_gpu.main([
-            "--cache", str(cache), "--weights", "random", "--out", str(out), "--epochs", "3",
-            "--samples-per-epoch", "16", "--batch-size", "8", "--warmup-steps", "1", "--workers", "0", *extra,
-        ])
 
-    whole = tmp_path / "whole" / "net.pt"
-    run(whole)
+@pytest.mark.slow  # trains
+def test_an_interrupted_run_resumes_to_the_net_it_would_have_trained(tmp_path, monkeypatch, whole_run, fixture_cache):
+    from training import train
 
     interrupted = tmp_path / "interrupted" / "net.pt"
-    real_val_scores, calls = train_gpu.val_scores, []
+    real_val_scores, calls = train.val_scores, []
 
     def killed_in_epoch_two(*args, **kwargs):
         calls.append(1)
@@ -196,17 +136,17 @@ def test_an_interrupted_run_resumes_to_the_net_it_would_have_trained(tmp_path, m
             raise KeyboardInterrupt
         return real_val_scores(*args, **kwargs)
 
-    monkeypatch.setattr(train_gpu, "val_scores", killed_in_epoch_two)
+    monkeypatch.setattr(train, "val_scores", killed_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
-        run(interrupted)
-    monkeypatch.setattr(train_gpu, "val_scores", real_val_scores)
+        train.main(tiny_run(fixture_cache, interrupted, "--epochs", "3"))
+    monkeypatch.setattr(train, "val_scores", real_val_scores)
     assert [json.loads(line)["epoch"] for line in interrupted.with_suffix(".log").read_text().splitlines()] == [1]
-    run(interrupted, "--resume")
+    train.main(tiny_run(fixture_cache, interrupted, "--epochs", "3", "--resume"))
 
     def last_epoch(out):
-        return torch.load(train_gpu.checkpoint_path(out), weights_only=False)
+        return torch.load(train.checkpoint_path(out), weights_only=False)
 
-    a, b = last_epoch(whole), last_epoch(interrupted)
+    a, b = last_epoch(whole_run), last_epoch(interrupted)
     assert a["epoch"] == b["epoch"] == 3
     for name, tensor in a["model"].items():
         torch.testing.assert_close(b["model"][name], tensor, msg=name)
@@ -218,67 +158,86 @@ def test_an_interrupted_run_resumes_to_the_net_it_would_have_trained(tmp_path, m
 
 
 @pytest.mark.parametrize(
-    "first_run, resumed_with, message",
+    "resumed_with, message",
     [
-        (None, [], "nothing to resume. Run without --resume"),
-        (["--epochs", "1"], ["--epochs", "2"], r"other arguments \(epochs\)"),
-        (["--epochs", "1"], ["--epochs", "1", "--learning-rate", "1e-2"], r"other arguments \(learning_rate\)"),
+        (["--epochs", "4"], r"another recipe \(epochs\)"),
+        (["--epochs", "3", "--learning-rate", "1e-2"], r"another recipe \(learning_rate\)"),
+        (["--epochs", "3", "--jpeg-quality", "50", "60"], r"another recipe \(jpeg_quality\)"),
     ],
 )
-def test_resume_refuses_what_would_not_continue_the_same_run(tmp_path, first_run, resumed_with, message):
-    from training import train_gpu
+@pytest.mark.slow  # trains
+def test_resume_refuses_what_would_not_continue_the_same_run(tmp_path, whole_run, fixture_cache, resumed_with, message):
+    import shutil
 
-    cache = fixture_cache(tmp_path)
-    base = ["--cache", str(cache), "--weights", "random", "--out", str(tmp_path / "net.pt"),
-            "--samples-per-epoch", "8", "--batch-size", "8", "--warmup-steps", "1", "--workers", "0"]
-    if first_run is not None:
-        train_gpu.main(base + first_run)
+    from training import train
+
+    out = tmp_path / "net.pt"
+    shutil.copy(train.checkpoint_path(whole_run), train.checkpoint_path(out))
     with pytest.raises(SystemExit, match=message):
-        train_gpu.main(base + resumed_with + ["--resume"])
+        train.main(tiny_run(fixture_cache, out, *resumed_with, "--resume"))
+
+
+def test_resume_without_a_checkpoint_says_to_start_afresh(tmp_path):
+    from training import train
+
+    with pytest.raises(SystemExit, match="nothing to resume. Run without --resume"):
+        train.main(tiny_run(tmp_path / "no_crops.npz", tmp_path / "net.pt", "--resume"))  # fails before the crops
 
 
 @pytest.mark.parametrize(
     "flags, epochs",
     [
-        ([], GpuConfig.epochs),  # a run on labels alone stops before it learns train by heart
-        (["--teachers", "a.pt", "b.pt"], GpuConfig.distill_epochs),  # a student keeps gaining from soft targets
+        ([], TrainConfig.epochs),  # a run on labels alone stops before it learns train by heart
+        (["--teachers", "a.pt", "b.pt"], TrainConfig.distill_epochs),  # a student keeps gaining from soft targets
         (["--teachers", "a.pt", "--epochs", "3"], 3),  # an explicit length always wins
         (["--epochs", "3"], 3),
     ],
 )
 def test_a_run_is_as_long_as_its_kind_needs(flags, epochs):
-    from training.train_gpu import parse_args
+    from training.train import parse_args
 
-    _, args = parse_args(["--weights", "random", *flags])
-    assert args.epochs == epochs
+    cfg, _ = parse_args(["--weights", "random", *flags])
+    assert cfg.epochs == epochs
 
 
-def test_a_left_out_source_is_scored_but_never_trained_on_nor_chosen_by(tmp_path, monkeypatch):
+def test_every_recipe_knob_is_a_flag_of_its_own_type():
+    """Dict knobs as SOURCE=SHARE lists, tuple knobs as lists; anything else by its default's type."""
+    from training.train import parse_args
+
+    cfg, resume = parse_args([
+        "--fake-weights", "dfdc=0.5", "self_blend=0.5", "--leave-out", "sdfd", "genphotos", "--rescale-range", "0.5",
+        "1", "--blur-prob", "0.3", "--seed", "7", "--teachers", "a.pt", "--epochs", "2", "--resume",
+    ])
+    assert cfg == TrainConfig(fake_weights={"dfdc": 0.5, "self_blend": 0.5}, leave_out=("sdfd", "genphotos"),
+                              rescale_range=(0.5, 1.0), blur_prob=0.3, seed=7, teachers=("a.pt",), epochs=2)
+    assert resume and parse_args([])[0] == TrainConfig()
+    with pytest.raises(SystemExit):
+        parse_args(["--real-weights", "dfdc"])  # SOURCE=SHARE, or argparse says so
+
+
+@pytest.mark.slow  # trains
+def test_a_left_out_source_is_scored_but_never_trained_on_nor_chosen_by(tmp_path, monkeypatch, fixture_cache):
     """--leave-out: the run never draws the source's fakes, logs its held-out AUC apart from the
     AUC that chooses the epoch, and training.leave_one_out reports it on val and test."""
-    from training import leave_one_out, train_gpu
+    from training import leave_one_out, train
 
-    cache = fixture_cache(tmp_path)
     drawn = []
-    real_item_weights = train_gpu.item_weights
+    real_item_weights = train.item_weights
 
     def recording(labels, sources, cfg):
         weights = real_item_weights(labels, sources, cfg)
-        drawn.extend(set(sources[(weights > 0) & (labels == train_gpu.FAKE)].tolist()))
+        drawn.extend(set(sources[(weights > 0) & (labels == train.FAKE)].tolist()))
         return weights
 
-    monkeypatch.setattr(train_gpu, "item_weights", recording)
+    monkeypatch.setattr(train, "item_weights", recording)
     out = tmp_path / "loso" / "net.pt"
-    train_gpu.main([
-        "--cache", str(cache), "--weights", "random", "--out", str(out), "--leave-out", "stylegan_ffhq",
-        "--epochs", "1", "--samples-per-epoch", "16", "--batch-size", "8", "--warmup-steps", "1", "--workers", "0",
-    ])
+    train.main(tiny_run(fixture_cache, out, "--leave-out", "stylegan_ffhq", "--epochs", "1"))
     assert "stylegan_ffhq" not in drawn and {"dfdc", "self_blend", "reconstruction"} <= set(drawn)
     row = json.loads(out.with_suffix(".log").read_text().splitlines()[0])
     assert "val_heldout_auc_stylegan_ffhq" in row and "val_auc_stylegan_ffhq" not in row
     assert "val_synthetic_auc_self_blend" in row
 
-    leave_one_out.main([str(out), "--cache", str(cache), "--out", str(tmp_path / "report.json")])
+    leave_one_out.main([str(out), "--cache", str(fixture_cache), "--out", str(tmp_path / "report.json")])
     [report] = json.loads((tmp_path / "report.json").read_text())
     assert report["left_out"] == ["stylegan_ffhq"]
     assert 0 <= report["test_heldout_auc_stylegan_ffhq"] <= 1

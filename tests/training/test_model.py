@@ -31,6 +31,7 @@ def test_folded_model_scores_like_the_trained_one(size, seed):
     assert folded.get_layer("features_18_relu")  # Grad-CAM's layer survives the fold
 
 
+@pytest.mark.slow  # fits and saves a full-size network
 def test_folding_a_folded_model_copies_it_without_its_optimizer(tmp_path):
     folded = fold_batchnorm(trained_like(96, 2))
     folded.compile(optimizer="adam", loss="binary_crossentropy")

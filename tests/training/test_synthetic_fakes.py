@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 from training.config import TrainConfig
 
-torch = pytest.importorskip("torch", reason="training extra: bash scripts/train.sh installs torch")
+torch = pytest.importorskip("torch", reason="training extra: bash scripts/install_training.sh installs torch")
 
 
 def face_crop(size=160):
@@ -42,6 +42,7 @@ def test_self_blends_are_seeded():
 
 
 @pytest.mark.parametrize("upsampler", ["nearest", "transposed", "pixel_shuffle", "bilinear"])
+@pytest.mark.slow  # trains
 def test_small_autoencoders_learn_to_reconstruct_faces(upsampler):
     from training.autoencoders import SmallAutoencoder, train_autoencoder
 
@@ -75,7 +76,7 @@ def test_taef2_has_flux2s_latent_shape_and_says_where_its_weights_go(tmp_path):
     (("stylegan_ffhq", "genphotos"), {"stylegan_ffhq", "genphotos"}),
 ])
 def test_batches_are_half_real_half_fake_and_never_draw_a_left_out_source(leave_out, never_drawn):
-    from training.train_gpu import FAKE, REAL, item_weights
+    from training.train import FAKE, REAL, item_weights
 
     cfg = TrainConfig(leave_out=leave_out)
     sources = np.array(["dfdc"] * 40 + ["lfw_faceswap"] * 10 + ["stylegan_ffhq"] * 10 + ["sdfd"] * 5
@@ -97,7 +98,7 @@ def test_batches_are_half_real_half_fake_and_never_draw_a_left_out_source(leave_
     ((), 0),
 ])
 def test_only_the_chosen_autoencoders_reconstructions_train(tmp_path, autoencoders, kept):
-    from training.train_gpu import FAKE, load_reconstructions
+    from training.train import FAKE, load_reconstructions
 
     path = tmp_path / "synthetic.npz"
     np.savez(path, images=np.zeros((5, 8, 8, 3), np.uint8), rows=np.arange(5),

@@ -11,8 +11,10 @@ import av
 import numpy as np
 from PIL import Image
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from harness import FIXTURES
+
 # faces the shipped model calls plainly real (0.03) and plainly fake (0.98), also after H.264 at this size
+# (chosen because it scores them right: tests on them are regression pins, not accuracy evidence)
 REAL_FACE = FIXTURES / "faces" / "real" / "dfdc_ikcxvepgks.jpg"
 FAKE_FACE = FIXTURES / "faces" / "fake" / "dfdc_doanjploai.jpg"
 CANVAS = (512, 288)  # width, height: even sides, as yuv420p needs

@@ -1,4 +1,4 @@
-"""The Chrome DevTools Protocol for the extension tests, beside browser_harness.
+"""The Chrome DevTools Protocol for the extension tests, beside harness/browser.py.
 
 Selenium can neither click a native context menu nor reach into the
 extension's service worker; DevTools can. This module evaluates JavaScript

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from scoring import faces
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:

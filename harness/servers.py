@@ -1,4 +1,6 @@
-"""Images, helpers and the loopback image server shared by the scoring-server tests.
+"""Loopback servers for the scoring-server tests and benchmarks: the backend
+itself as a process (running_server) and an image server for URL mode, with
+the images they serve.
 
 A module with its own name rather than conftest imports, so the test files
 can use these at collection time (parametrize tables).
@@ -18,12 +20,11 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 import requests
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "tests" / "fixtures"
+from harness import FIXTURES, REPO
+
 PORTRAIT = FIXTURES / "photos" / "portrait_grace_hopper.jpg"
 PORTRAIT_SIZE = (512, 600)  # width, height
 PORTRAIT_FACE_CENTRE = (268, 237)  # x, y: the middle of Grace Hopper's face
@@ -121,6 +122,10 @@ ACCESS_LINE = re.compile(r"\[\d+\] INFO (GET|POST|OPTIONS) (\S+) (\d{3}) \d+ms$"
 START_TIMEOUT_S = 300  # processes loading TensorFlow and the model on 2 busy cores
 
 
+class ServerStartError(RuntimeError):
+    """The server process died or never answered; the message carries its log's tail."""
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()  # gunicorn's master stops its workers on SIGTERM
@@ -147,9 +152,9 @@ def running_server(command: list[str], settings: dict[str, str], log_path: Path,
         while True:
             log_text = log_path.read_text(errors="replace")
             if process.poll() is not None:
-                pytest.fail(f"{command[0]} exited with {process.returncode}:\n{log_text[-3000:]}")
+                raise ServerStartError(f"{command[0]} exited with {process.returncode}:\n{log_text[-3000:]}")
             if time.monotonic() > deadline:
-                pytest.fail(f"{command[0]} was not serving after {START_TIMEOUT_S} s:\n{log_text[-3000:]}")
+                raise ServerStartError(f"{command[0]} was not serving after {START_TIMEOUT_S} s:\n{log_text[-3000:]}")
             if len(MODEL_LOADED.findall(log_text)) >= processes:
                 try:
                     requests.get(base + "/api/v1/health", timeout=5)

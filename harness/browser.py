@@ -1,6 +1,6 @@
 """Drive the built extension in headless Chromium, for tests.
 
-    from tests.browser_harness import build_extension, extension_browser, serve_folder
+    from harness.browser import build_extension, extension_browser, serve_folder
 
     dist = build_extension(tmp_path / "dist", selftest=True)  # npm run build into a folder of the test's own
     with serve_folder(images_dir) as base_url, extension_browser(dist) as browser:
@@ -44,7 +44,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from harness import REPO
+
 EXTENSION_SRC = REPO / "extension"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
