@@ -34,7 +34,7 @@ pytestmark = pytest.mark.browser  # headless Chromium (scripts/test.sh installs 
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
-FACES = [f"faces/{row['path']}" for row in csv.DictReader((FIXTURES / "faces" / "manifest.csv").open())]
+FACES = [f"faces/{row['path']}" for row in csv.DictReader((FIXTURES / "faces" / "manifest.csv").read_text().splitlines())]
 PHOTOS = ["photos/landscape_china.jpg", "photos/logo_matplotlib.png", "photos/portrait_grace_hopper.jpg"]
 PICTURES = FACES + PHOTOS  # 27: every committed face, a landscape, a logo, a portrait
 WINDOW = (1280, 1000)
