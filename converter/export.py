@@ -213,7 +213,8 @@ def check_classifier(model, classifier_dir: Path, quantize: str, input_size: int
     if quantize == "none" and drift > FLOAT32_TOLERANCE:
         raise ConverterError(
             f"The exported graph gives scores {drift:.2g} away from Keras on the same input; "
-            "the conversion is broken: check the tensorflow/tensorflowjs versions in requirements.txt."
+            "the conversion is broken: check the tensorflow and tensorflowjs versions "
+            "in requirements.txt and requirements/build.txt."
         )
     return drift
 

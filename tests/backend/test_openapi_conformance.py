@@ -23,7 +23,7 @@ from schemathesis.config import SchemathesisConfig
 from backend import fetch
 from harness.servers import PORTRAIT
 
-EXAMPLES_PER_OPERATION = 30  # ~300 cases over the 7 operations, about a minute on 2 busy cores
+EXAMPLES_PER_OPERATION = 30  # hypothesis examples per operation: about 2 minutes in all on 2 busy cores
 TOKEN = "conformance-test-token"  # a server with a token lists reports; without one it answers 403
 CONFIG = {
     "checks": {
