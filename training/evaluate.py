@@ -167,11 +167,11 @@ def plot_roc(items, scores: dict, path: Path):
 
 
 def evaluate(data, out, model_dir=None, workers: int = 2) -> dict:
-    from scoring.classifier import SHIPPED_MODEL_DIR
+    from scoring.model_config import SHIPPED_MODEL_DIR, ModelConfig
 
     model_dir = str(model_dir or SHIPPED_MODEL_DIR)
     items = list_images(Path(data))
-    threshold = json.loads((Path(model_dir) / "config.json").read_text())["threshold"]
+    threshold = ModelConfig.load(model_dir).threshold
     scores = {v: np.full(len(items), np.nan) for v in VARIANTS}
     jobs = [(it["path"], v, i) for v in VARIANTS for i, it in enumerate(items)]
     with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(model_dir,)) as pool:

@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from scoring.model_config import ModelConfig
+
 BEGIN, END = "<!-- metrics:begin -->", "<!-- metrics:end -->"
 COLUMNS = ("auc", "accuracy", "precision", "recall", "f1", "no_face", "n")
 TARGETS = {
@@ -61,13 +63,13 @@ def metrics_tables(metrics: dict, config: dict) -> str:
 
 def metrics_block(model_dir: Path) -> str:
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    config = json.loads((model_dir / "config.json").read_text())
+    config = ModelConfig.load(model_dir).to_dict()
     return f"{BEGIN}\n{metrics_tables(metrics, config)}\n{END}"
 
 
 def write_candidate_card(model_dir: Path) -> Path:
     """MODEL_CARD.md of a packaged candidate: how its run went, val calibration, test figures."""
-    config = json.loads((model_dir / "config.json").read_text())
+    config = ModelConfig.load(model_dir).to_dict()
     recipe, run, val = config["train_config"], config["gpu_run"], config["val_metrics"]
     best = max(run["history"], key=lambda row: row["val_auc"])
     grey = config["greyscale"]

@@ -11,16 +11,16 @@ the version already shipped: a version names one network.
 """
 
 import argparse
-import json
 import shutil
 from pathlib import Path
 
-FILES = ("deepfake_classifier.keras", "config.json", "metrics.json", "metrics.roc.png")
+from scoring.model_config import CONFIG_FILE, MODEL_FILE, SHIPPED_MODEL_DIR, ModelConfig
+
+FILES = (MODEL_FILE, CONFIG_FILE, "metrics.json", "metrics.roc.png")
 
 
 def promote(candidate, target=None) -> Path:
     """Copy candidate's files into target (default shipped_model/); return target."""
-    from scoring.model_config import SHIPPED_MODEL_DIR
     from training.model_card import refresh
     from training.package import sha256
 
@@ -29,12 +29,11 @@ def promote(candidate, target=None) -> Path:
     if missing:
         raise SystemExit(f"{candidate} lacks {', '.join(missing)}: package it with "
                          "`python -m training.package RUN.pt --version X` (without --skip-test).")
-    config = json.loads((candidate / "config.json").read_text())
-    if sha256(candidate / FILES[0]) != config["sha256"]:
+    config = ModelConfig.load(candidate)
+    if sha256(candidate / FILES[0]) != config.sha256:
         raise SystemExit(f"{candidate / FILES[0]} is not the network its config.json describes: package it again.")
-    shipped = target / "config.json"
-    if shipped.is_file() and json.loads(shipped.read_text())["version"] == config["version"]:
-        raise SystemExit(f"{target} already ships version {config['version']}: package the candidate "
+    if (target / CONFIG_FILE).is_file() and ModelConfig.load(target).version == config.version:
+        raise SystemExit(f"{target} already ships version {config.version}: package the candidate "
                          "again with a new --version.")
     target.mkdir(parents=True, exist_ok=True)
     for name in FILES:
@@ -43,7 +42,7 @@ def promote(candidate, target=None) -> Path:
         refresh(target)
     elif (candidate / "MODEL_CARD.md").is_file():
         shutil.copy2(candidate / "MODEL_CARD.md", target / "MODEL_CARD.md")
-    print(f"{config['name']} {config['version']} promoted to {target}; update the prose of "
+    print(f"{config.name} {config.version} promoted to {target}; update the prose of "
           f"{target / 'MODEL_CARD.md'} and run `python -m converter` for the extension's copy")
     return target
 
