@@ -22,7 +22,7 @@ OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
 FLAGS = {"1": True, "true": True, "0": False, "false": False}
 # model facts a client may show or check; the rest of config.json is training detail
 MODEL_FIELDS = ("name", "version", "sha256", "input_size", "margin", "class_order", "threshold",
-                "uncertain_band", "greyscale", "tta_flip", "val_metrics")
+                "uncertain_band", "greyscale", "val_metrics")
 
 
 @bp.before_request

@@ -260,7 +260,6 @@ def profile_1mp(data: bytes, threads: int, repeats: int) -> dict:
         "detect_parts": {k: statistics.median(v) for k, v in detect_parts.items()},
         "passes": passes,
         "faces": len(found),
-        "tta_flip": classifier.tta_flip,
         "tf_graph_forward_ms": statistics.median(tf_graph[WARMUP:]),
         "threads": classifier_threads(),
     }
@@ -329,7 +328,7 @@ def main(argv=None):
         f"decode {steps['decode']:.0f} ms, detection {steps['detect']:.0f} ms ({passes}; of which resizing "
         f"{parts['resize (halving + bilinear)']:.0f} ms, NMS {parts['non-max suppression']:.1f} ms, BlazeFace and "
         f"letterboxing {detector_ms:.0f} ms), crop {steps['crop']:.1f} ms, classification {steps['classify']:.0f} ms "
-        f"({prof['faces']} face{' and its mirror image' if prof['tta_flip'] else ', one pass'} on XNNPACK "
+        f"({prof['faces']} face, one pass on XNNPACK "
         "(LiteRT); the same faces through the Keras model as one traced TensorFlow graph take "
         f"{prof['tf_graph_forward_ms']:.0f} ms); the whole request through the app without HTTP "
         f"{steps['whole request through the app (Flask test client, no HTTP)']:.0f} ms"

@@ -9,7 +9,7 @@
    tests/fixtures/photos) is scored once as warm-up, then again for `rounds`
    rounds or until `budget-s` is spent. From the scorer's own timings:
    detection ms per image and classification ms per face (crop, resize and
-   the model's forward passes: one, two with flip averaging), p50 and p95.
+   the model's one forward pass), p50 and p95.
 2. A page of `page-images` face images (the fixture faces, each URL distinct
    so none is a cache hit) on one loopback origin, its images on another
    served without CORS headers, the real extension with its default settings
@@ -56,10 +56,6 @@ TARGET_WASM_CLASSIFY_MS = 15
 TARGET_EXTENSION_MB = 15
 MB = 1_000_000
 
-
-def forward_passes() -> int:
-    """Forward passes per face: 2 when the model ships with mirror-image averaging."""
-    return 2 if json.loads((MODEL_DIR / "model-info.json").read_text()).get("tta_flip") else 1
 
 # what lib/scorer.js's wasm backend will pick: tfjs-backend-wasm's own feature tests
 ENVIRONMENT_JS = """
@@ -339,7 +335,6 @@ def main(argv=None):
         pages = run_badge_pages(dist, a.page_images)
     load_after = load_average()
 
-    passes = forward_passes()
     rows = []
     for r in runs:
         wasm = r["backend"] == "wasm"
@@ -354,8 +349,7 @@ def main(argv=None):
                 "met": "",
             },
             {
-                "measure": f"{r['backend']}: classification, ms per face (crop + {passes} forward pass"
-                           f"{'es' if passes > 1 else ''})",
+                "measure": f"{r['backend']}: classification, ms per face (crop + 1 forward pass)",
                 "p50": shown(c50),
                 "p95": shown(percentile(r["classify"], 95)),
                 "n": len(r["classify"]),
@@ -422,9 +416,8 @@ def main(argv=None):
         f"are the scorer's own timings (performance.now() around detection and around crop + classification) "
         f"over {len(fixture_images())} fixture images after one warm-up pass, {wasm_run['rounds']} round(s) on "
         f"wasm and {runs[1]['rounds']} on webgl; photos without faces run all detection passes. Classification "
-        + ("is two forward passes of the 160 px MobileNetV2 per face (the face and its mirror image, tta_flip)"
-           if passes > 1 else "is one forward pass of the 160 px MobileNetV2 per face (BatchNorm folded)")
-        + f", on {wasm_run['threads']} thread(s) on wasm. Badge page: "
+        "is one forward pass of the 160 px MobileNetV2 per face (BatchNorm folded), "
+        f"on {wasm_run['threads']} thread(s) on wasm. Badge page: "
         f"{a.page_images} img elements of {PAGE_IMAGE_PX} px, all in view, distinct URLs; verdicts {verdicts}. "
         f"The {crowded['label']} page marked {crowded['marked']} images: {crowded['verdicts']} (errors are its "
         "missing files). "

@@ -154,13 +154,10 @@ def train_for(model, crops, cfg, budget_s: float) -> int:
     return stop.steps
 
 
-def test_auc(model, crops, tta_flip: bool) -> float:
+def test_auc(model, crops) -> float:
     from sklearn.metrics import roc_auc_score
 
-    x = crops.images.astype(np.float32)
-    p = model.predict(x, batch_size=64, verbose=0)[:, 0]
-    if tta_flip:
-        p = (p + model.predict(x[:, :, ::-1], batch_size=64, verbose=0)[:, 0]) / 2
+    p = model.predict(crops.images.astype(np.float32), batch_size=64, verbose=0)[:, 0]
     return float(roc_auc_score(crops.labels, p))
 
 
@@ -207,20 +204,18 @@ def main(argv=None):
     work = Path(cfg.cache_dir) / "model_comparison"
     cfg.manifest = str(subset_manifest(a.manifest, a.train_images, cfg.seed, work / "manifest.csv"))
 
-    def row(label, model, size, init, budget, steps, crops, tta_flip):
-        passes = 2 if tta_flip else 1  # the mirror image is a second forward pass
+    def row(label, model, size, init, budget, steps, crops):
         return {
             "model": label,
             "input px": size,
             "init": init,
             "train budget min": budget,
             "train steps": steps,
-            "test AUC (face crops)": test_auc(model, crops, tta_flip),
-            "passes/face": passes,
-            "TF CPU ms/face": passes * tf_cpu_ms(model, size),
-            "XNNPACK CPU ms/face": passes * xnnpack_cpu_ms(model, size),
+            "test AUC (face crops)": test_auc(model, crops),
+            "TF CPU ms/face": tf_cpu_ms(model, size),
+            "XNNPACK CPU ms/face": xnnpack_cpu_ms(model, size),
             "params M": model.count_params() / 1e6,
-            "GFLOPs/face": passes * count_flops(model) / 1e9,
+            "GFLOPs/face": count_flops(model) / 1e9,
         }
 
     rows = []
@@ -235,8 +230,7 @@ def main(argv=None):
         shipped_recipe = name.startswith("mobilenetv2")
         if shipped_recipe:
             model = fold_batchnorm(model)  # timed in the layout that ships
-        # the seed recipe scores each face once; the shipped one as its config says
-        rows.append(row(name, model, size, init, a.budget_min, steps, test_crops, False))
+        rows.append(row(name, model, size, init, a.budget_min, steps, test_crops))
         print(rows[-1], flush=True)
 
     shipped = Classifier(SHIPPED_MODEL_DIR)
@@ -253,7 +247,7 @@ def main(argv=None):
         how = f"full schedule, batch {trained['batch_size']}"
     rows.append(
         row(f"shipped {shipped.name} {shipped.version} ({how})", shipped.model, shipped.input_size,
-            "imagenet", None, steps, test_crops, shipped.tta_flip)
+            "imagenet", None, steps, test_crops)
     )
     mob, eff = rows[0], rows[1]
     ratios = {
@@ -263,8 +257,8 @@ def main(argv=None):
         f"Same budget: EfficientNetV2B0@256 needs {ratios['XNNPACK']:.1f}x the CPU time per face of the "
         f"shipped MobileNetV2@160 recipe in XNNPACK and {ratios['TF']:.1f}x in TensorFlow (target >= 5x), and "
         f"reaches test AUC {eff['test AUC (face crops)']:.3f} against {mob['test AUC (face crops)']:.3f}. "
-        "CPU ms is process CPU time (all cores' work), batch 1, median of 40 after warm-up, times the forward "
-        "passes a face gets: XNNPACK is LiteRT on one thread, converted as scoring.classifier converts the "
+        "CPU ms is process CPU time (all cores' work), batch 1, median of 40 after warm-up, one forward "
+        "pass a face: XNNPACK is LiteRT on one thread, converted as scoring.classifier converts the "
         "shipped model: the kernels the scoring server runs, and the extension through TF.js' wasm backend "
         "(compiled natively here, so faster than in a browser); TF is one traced TensorFlow graph, how the "
         "server scored faces before model 1.2.0, for reference. MobileNetV2 is timed with BatchNorm folded, the "

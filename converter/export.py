@@ -145,7 +145,6 @@ def model_info(config: ModelConfig, sha256: str, quantize: str, classifier_json:
         "uncertain_band": [float(v) for v in config.uncertain_band],
         # black-and-white faces: which crops count, and their own band (what scoring reads, no val records)
         "greyscale": config.greyscale_rule.to_dict(with_records=False),
-        "tta_flip": config.tta_flip,
         "face_detector": {
             "model": f"{DETECTOR_DIR}/{faces.FACE_DETECTOR_PATH.name}",
             "input_size": faces.DETECTOR_INPUT,

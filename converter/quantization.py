@@ -4,10 +4,10 @@
 
 Every face the parity fixtures yield (scoring.faces finds and crops them) is
 scored by the Keras model and by each exported graph model, with the weights
-dequantized exactly as TF.js dequantizes them on load, flip averaging as
-config.json says. The shipped default (converter.export.DEFAULT_QUANTIZE) is
-the smallest option whose largest drift stays within SCORE_TOLERANCE; the
-in-browser parity test then checks that option end to end.
+dequantized exactly as TF.js dequantizes them on load, one pass per face.
+The shipped default (converter.export.DEFAULT_QUANTIZE) is the smallest
+option whose largest drift stays within SCORE_TOLERANCE; the in-browser
+parity test then checks that option end to end.
 """
 
 from __future__ import annotations
@@ -48,16 +48,11 @@ def fixture_crops(classifier, fixtures: Path) -> np.ndarray:
     return np.stack(crops)
 
 
-def graph_scores(model_json: Path, crops: np.ndarray, tta_flip: bool) -> np.ndarray:
+def graph_scores(model_json: Path, crops: np.ndarray) -> np.ndarray:
     from scoring.tfjs_graph import load_graph_model
 
     run = load_graph_model(model_json)
-
-    def p(x):
-        return next(iter(run(x).values())).numpy().reshape(-1)
-
-    scores = p(crops)
-    return (scores + p(crops[:, :, ::-1])) / 2 if tta_flip else scores
+    return next(iter(run(crops).values())).numpy().reshape(-1)
 
 
 def measure(model_dir: Path, fixtures: Path) -> tuple[dict, list[dict]]:
@@ -75,7 +70,7 @@ def measure(model_dir: Path, fixtures: Path) -> tuple[dict, list[dict]]:
             info = info or exported
             size = sum(f.stat().st_size for f in (out / CLASSIFIER_DIR).iterdir())
             model_json = dequantized_copy(out / CLASSIFIER_DIR, Path(tmp) / f"{option}-float32")
-            drift = np.abs(graph_scores(model_json, crops, classifier.tta_flip) - reference)
+            drift = np.abs(graph_scores(model_json, crops) - reference)
             rows.append({"option": option, "bytes": size, "max_drift": float(drift.max()),
                          "mean_drift": float(drift.mean()), "faces": len(crops)})
     return info, rows
@@ -96,8 +91,8 @@ def report(info: dict, rows: list[dict], fixtures: Path) -> str:
         f"{rows[0]['faces']} faces of the {fixtures.relative_to(REPO)} fixtures with",
         "`.venv/bin/python -m converter.quantization` (this file is its output).",
         "",
-        "Drift is |P(fake) of the exported graph - P(fake) of the float32 Keras model| (with flip",
-        "averaging when the model uses it), weights dequantized as TF.js does on load. Size is the classifier's",
+        "Drift is |P(fake) of the exported graph - P(fake) of the float32 Keras model|, one pass per face,",
+        "weights dequantized as TF.js does on load. Size is the classifier's",
         "model.json and weight shards; the face detector (BlazeFace, 0.6 MB) is the same in all.",
         "",
         "| --quantize | size | max drift | mean drift | within 0.01 |",

@@ -98,7 +98,6 @@ class Classifier:
         self.margin = self.config.margin
         self.threshold = self.config.threshold
         self.band = self.config.uncertain_band
-        self.tta_flip = self.config.tta_flip
         # black-and-white faces score less surely (every training face was in
         # colour): they get their own, wider band, chosen on val faces turned grey
         grey = self.config.greyscale_rule
@@ -117,15 +116,12 @@ class Classifier:
         return float(self._interpreter.get_tensor(self._output)[0, 0])
 
     def score_crops(self, crops: np.ndarray) -> np.ndarray:
-        """P(fake) for a batch of N x S x S x 3 float crops in 0..255; with tta_flip,
-        each averaged with its mirror image."""
+        """P(fake) for a batch of N x S x S x 3 float crops in 0..255, one forward pass each."""
         crops = np.asarray(crops, np.float32)
         scores = np.zeros(len(crops), np.float32)
         with self._lock:
             for i, crop in enumerate(crops):
                 scores[i] = self._forward(crop)
-                if self.tta_flip:
-                    scores[i] = (scores[i] + self._forward(np.ascontiguousarray(crop[:, ::-1]))) / 2
         return scores
 
     def verdict(self, score: float, greyscale: bool = False) -> str:

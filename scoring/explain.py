@@ -5,8 +5,8 @@ activation is weighed by the mean gradient of P(fake) with respect to it; the
 weighted sum, kept where positive, is the map. It is upsampled onto the face
 crop the model saw and drawn over it as a PNG.
 
-The heatmap explains the un-flipped crop; with tta_flip the score also
-averages in the mirrored crop, whose map is close to the mirror image.
+The map is of the very crop that was scored: the score is one pass over that
+crop and nothing else (no mirror image is averaged in).
 """
 
 from __future__ import annotations

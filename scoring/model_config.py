@@ -26,10 +26,12 @@ DEFAULT_HEATMAP_LAYER = "features_18_relu"
 # keys older configs carry that nothing reads: dropped on load, never written
 RETIRED_KEYS = {
     "face_detector": "a copy of scoring.faces' detector constants; the detector reads its own",
+    # no model ever shipped with it on; only false is dropped, true is refused in from_dict
+    "tta_flip": "mirror-image averaging: every scorer now runs one pass per face",
 }
 # the order config.json lists its keys in: what a model is, how to score with it, then records
 KEY_ORDER = ("name", "version", "sha256", "input_size", "input", "margin", "class_order", "output", "threshold",
-             "uncertain_band", "greyscale", "tta_flip", "heatmap_layer", "parameters", "val_metrics",
+             "uncertain_band", "greyscale", "heatmap_layer", "parameters", "val_metrics",
              "train_config", "gpu_run")
 FIX_HINT = "re-run the packaging step that writes config.json, or correct the file by hand"
 
@@ -79,7 +81,6 @@ class ModelConfig:
     output: str = "P(fake), one sigmoid unit"
     # None: black-and-white faces are judged like colour ones (models before 1.4.0)
     greyscale: GreyscaleRule | None = None
-    tta_flip: bool = False  # average each face's score with its mirror image's
     heatmap_layer: str = DEFAULT_HEATMAP_LAYER  # the activation Grad-CAM heatmaps are taken from
     parameters: int | None = None
     # records of how the model was made and how it scored on val: shown, never used to score
@@ -114,8 +115,6 @@ class ModelConfig:
             if not _number(grey.max_spread) or not 0 <= grey.max_spread <= 255:
                 _fail(f"greyscale.max_spread is {grey.max_spread!r}; it must be 0 to 255 levels")
             _check_band("greyscale.uncertain_band", grey.uncertain_band, self.threshold)
-        if not isinstance(self.tta_flip, bool):
-            _fail(f"tta_flip is {self.tta_flip!r}; use true or false")
 
     @property
     def greyscale_rule(self) -> GreyscaleRule:
@@ -136,6 +135,9 @@ class ModelConfig:
         if unknown:
             _fail(f"unknown key(s) {', '.join(unknown)}; remove them, or add a field to "
                   "scoring.model_config.ModelConfig if a reader needs them")
+        if data.get("tta_flip", False) is not False:  # its threshold and bands were chosen on mirror-averaged scores
+            _fail(f"tta_flip is {data['tta_flip']!r}; this version scores one pass per face and no longer averages "
+                  "in the mirror image, so recalibrate the model without it")
         required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
         missing = [key for key in required if key not in data]
         if missing:

@@ -94,7 +94,6 @@ INFO_SOURCES = [
     ("greyscale.uncertain_band", lambda: CONFIG["greyscale"]["uncertain_band"]),
     ("greyscale.max_spread", lambda: CONFIG["greyscale"]["max_spread"]),
     ("greyscale.top_share", lambda: CONFIG["greyscale"]["top_share"]),
-    ("tta_flip", lambda: CONFIG["tta_flip"]),
     ("quantization", lambda: DEFAULT_QUANTIZE),
     ("face_detector.input_size", lambda: faces.DETECTOR_INPUT),
     ("face_detector.input_divisor", lambda: faces.DETECTOR_NORM[0]),

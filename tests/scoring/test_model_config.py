@@ -24,10 +24,11 @@ def test_the_shipped_config_round_trips_byte_for_byte(tmp_path):
 
 def test_a_config_from_before_heatmap_layer_and_greyscale_reads_with_their_defaults():
     old = {k: v for k, v in SHIPPED.items() if k not in ("heatmap_layer", "greyscale")}
-    config = ModelConfig.from_dict({**old, "face_detector": {"input_size": 256}})  # a retired block is dropped
+    # retired keys are dropped: a block, and flip averaging as every shipped model had it, off
+    config = ModelConfig.from_dict({**old, "face_detector": {"input_size": 256}, "tta_flip": False})
     assert config.heatmap_layer == DEFAULT_HEATMAP_LAYER
     assert config.greyscale is None and config.greyscale_rule.uncertain_band == config.uncertain_band
-    assert "face_detector" not in config.to_dict()
+    assert "face_detector" not in config.to_dict() and "tta_flip" not in config.to_dict()
 
 
 # (what is changed, the value, what the message says)
@@ -42,7 +43,8 @@ BAD_VALUES = [
     ("sha256", "abc", "sha256 is 'abc'; it must be 64 lowercase hex digits"),
     ("name", "", "name must be a non-empty string"),
     ("heatmap_layer", "", "heatmap_layer must be a non-empty string"),
-    ("tta_flip", "yes", "tta_flip is 'yes'; use true or false"),
+    ("tta_flip", True, "tta_flip is True; this version scores one pass per face and no longer averages in the mirror"),
+    ("tta_flip", "yes", "tta_flip is 'yes'; this version scores one pass per face"),
     ("greyscale", {**SHIPPED["greyscale"], "top_share": 0}, "greyscale.top_share is 0"),
     ("greyscale", {**SHIPPED["greyscale"], "uncertain_band": [0.5, 0.6]}, "greyscale.uncertain_band is [0.5, 0.6]"),
     ("greyscale", {**SHIPPED["greyscale"], "colour": 1}, "wrong shape"),

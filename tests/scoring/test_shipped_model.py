@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scoring.classifier import Classifier
+from scoring.classifier import Classifier, ModelError
 from scoring.model_config import SHIPPED_MODEL_DIR
 from scoring.faces import detect_faces, load_image
 from training.model import count_flops
@@ -113,12 +113,10 @@ def test_concurrent_requests_get_the_scores_of_serial_ones(classifier, fixture_c
         np.testing.assert_array_equal(scores, serial)
 
 
-def test_flip_averaging_scores_each_face_with_its_mirror_image(classifier, fixture_crops, tmp_path):
+def test_a_model_calibrated_with_flip_averaging_is_refused(tmp_path):
     for name in ("deepfake_classifier.keras", "config.json"):
         (tmp_path / name).write_bytes((SHIPPED_MODEL_DIR / name).read_bytes())
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "tta_flip": True}))
-    flipping = Classifier(tmp_path)
-    crops = fixture_crops[:4]
-    both = classifier.model(np.concatenate([crops, crops[:, :, ::-1]]), training=False).numpy()[:, 0]
-    np.testing.assert_allclose(flipping.score_crops(crops), (both[:4] + both[4:]) / 2, atol=1e-4)
+    with pytest.raises(ModelError, match="tta_flip is True; this version scores one pass per face"):
+        Classifier(tmp_path)

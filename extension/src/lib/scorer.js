@@ -3,7 +3,7 @@
 //
 // This is the one module that knows where the models are and how to load
 // them. Every model constant (input size, margin, threshold, uncertain band,
-// flip averaging, detector settings) is read from model-info.json, which the
+// detector settings) is read from model-info.json, which the
 // converter (`python -m converter`) writes; nothing here re-types them.
 //
 //   const scorer = await createScorer({ modelBaseUrl: 'model/' });
@@ -260,15 +260,9 @@ export async function createScorer({
   ]);
   const size = info.input_size;
 
-  // P(fake) for a batch of crops, averaged with the mirror images when the
-  // model was shipped with flip averaging (Classifier.score_crops)
+  // P(fake) for a batch of crops, one pass each (Classifier.score_crops)
   function scoreCrops(crops) {
-    const p = classifier.execute(crops).reshape([-1]);
-    if (!info.tta_flip) {
-      return p;
-    }
-    const mirrored = classifier.execute(tf.reverse(crops, 2)).reshape([-1]);
-    return tf.div(tf.add(p, mirrored), 2);
+    return classifier.execute(crops).reshape([-1]);
   }
 
   // warm up once: compiles shaders / wasm kernels before the first real image
