@@ -33,7 +33,7 @@ CONFIG = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # the fetcher's stand-in must not outlive this module: later tests fetch for real
 def api_schema(make_app):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fetch, "fetch_image", lambda url, **limits: PORTRAIT.read_bytes())  # loopback only
