@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUIREMENTS=requirements/test.txt bash scripts/install_training.sh chromium chromium-driver
-exec .venv/bin/python -m pytest "$@"
+# one worker per core, each taking whole files: a module's browser, server and trained model stay one
+exec .venv/bin/python -m pytest -n auto --dist loadfile "$@"
