@@ -3,7 +3,9 @@ trainer's loader workers (training.train), where TensorFlow is not installed.
 
 Same steps, order and ranges as training.augment (TrainConfig's knobs):
 flip, colour jitter, greyscale, down- and up-scaling, Gaussian blur, JPEG
-re-encoding.
+re-encoding; one step training.augment lacks (off unless `sharpness_prob`):
+the face's sharpness set to a level drawn at random, so that how sharp a face
+is cannot stand in for its label.
 """
 
 import io
@@ -29,6 +31,43 @@ def _colour(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     return Image.merge("HSV", (h, s, v)).convert("RGB")
 
 
+SHARPEN_MAX = 8.0  # most unsharp-mask gain: a soft, blocky DFDC crop amplified further is noise
+
+
+def _log_mean_abs_laplacian(grey: np.ndarray) -> float:
+    lap = 4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
+    return float(np.log(np.abs(lap).mean() + 1e-6))
+
+
+def log_sharpness(img: np.ndarray) -> float:
+    """log mean |Laplacian| of one uint8 crop's grey levels (training.sharpness, one crop)."""
+    return _log_mean_abs_laplacian(img.astype(np.float32).mean(-1))
+
+
+def set_sharpness(img: Image.Image, target: float) -> Image.Image:
+    """The image unsharp-masked or blurred until its sharpness is as near `target` as it goes.
+
+    Every fake the training sources hold or make is as soft as its real twin or
+    softer, while diffusion portraits are sharper than any real face here: a
+    model left to it learns "sharp means real" (training/EXPERIMENTS.md).
+    Both moves are x + a * (blurred - x), linear in a (a < 0 sharpens), so the
+    gain is found by bisection on the grey levels and applied once.
+    """
+    x = np.asarray(img, np.float32)
+    if target > log_sharpness(x):
+        detail, lo, hi = np.asarray(img.filter(ImageFilter.GaussianBlur(1.0)), np.float32) - x, -SHARPEN_MAX, 0.0
+    else:
+        detail, lo, hi = np.asarray(img.filter(ImageFilter.GaussianBlur(2.5)), np.float32) - x, 0.0, 1.0
+    grey, grey_detail = x.mean(-1), detail.mean(-1)
+    for _ in range(12):  # sharpness falls as a grows
+        a = (lo + hi) / 2
+        if _log_mean_abs_laplacian(grey + a * grey_detail) > target:
+            lo = a
+        else:
+            hi = a
+    return Image.fromarray(np.clip(x + (lo + hi) / 2 * detail, 0, 255).round().astype(np.uint8))
+
+
 def augment(crop: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
     """training.augment's web-style degradations, in its order, on one uint8 crop."""
     img = Image.fromarray(crop)
@@ -39,6 +78,8 @@ def augment(crop: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> np.
         img = _colour(img, rng)
     if cfg.greyscale_prob and rng.random() < cfg.greyscale_prob:
         img = img.convert("L").convert("RGB")
+    if cfg.sharpness_prob and rng.random() < cfg.sharpness_prob:
+        img = set_sharpness(img, rng.uniform(*cfg.sharpness_range))
     if rng.random() < cfg.rescale_prob:
         small = max(int(size * rng.uniform(*cfg.rescale_range)), 16)
         img = img.resize((small, small), Image.BOX).resize((size, size), Image.BILINEAR)

@@ -4,6 +4,10 @@ import numpy as np
 
 TARGET_PRECISION = 0.95  # outside the band, a verdict is right at least this often on val
 MAX_BAND_SHARE = 0.15  # the band never swallows more than this share of val images
+# ...except to keep false alarms rare: outside the band, at most this share of
+# any one source's real val faces is called "fake". A real photo called fake is
+# the costliest mistake a fact-checker can be shown; "uncertain" is honest.
+MAX_REAL_CALLED_FAKE = 0.05
 # Black-and-white faces (val faces turned grey; every training face was in
 # colour) may be uncertain more often: at 0.4 the real ones outside the band
 # get "fake" as rarely as colour ones do (model 1.4.0: 5.7% against 5.6%; at
@@ -55,15 +59,30 @@ def greyscale_copies(images: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
+def false_alarm_floor(labels: np.ndarray, scores: np.ndarray, sources: np.ndarray) -> float:
+    """The lowest score at or above which no source has over MAX_REAL_CALLED_FAKE of its reals."""
+    floor = 0.0
+    for source in np.unique(sources[~labels.astype(bool)]):
+        real = np.sort(scores[(sources == source) & ~labels.astype(bool)])[::-1]
+        allowed = int(np.floor(MAX_REAL_CALLED_FAKE * len(real)))  # reals that may stay at or above
+        if allowed < len(real):
+            # just above the first real that must fall under the band's top
+            floor = max(floor, float(np.nextafter(np.float32(real[allowed]), np.float32(np.inf))))
+    return floor
+
+
 def choose_band(
-    labels: np.ndarray, scores: np.ndarray, threshold: float, max_share: float = MAX_BAND_SHARE
+    labels: np.ndarray, scores: np.ndarray, threshold: float, max_share: float = MAX_BAND_SHARE,
+    sources: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """[low, high) around the threshold: outside it, verdicts reach TARGET_PRECISION.
 
     low is the highest score below which reals make up TARGET_PRECISION of the
     images; high the lowest score above which fakes do. If that band would
     hold more than max_share of the images, it is narrowed symmetrically
-    (in rank) around the threshold.
+    (in rank) around the threshold. With `sources`, high is then raised, past
+    max_share if need be, until no source has more than MAX_REAL_CALLED_FAKE
+    of its real faces at or above it.
     """
     labels = np.asarray(labels).astype(bool)
     order = np.argsort(scores)
@@ -82,5 +101,8 @@ def choose_band(
     hi_idx = min(hi_idx, t_idx + max_half)
     low = float(s[lo_idx]) if lo_idx < n else threshold
     high = float(s[hi_idx]) if hi_idx < n else 1.0
-    # rounded for config.json, then clamped so the band always holds the threshold
-    return min(round(low, 4), threshold), max(round(high, 4), threshold)
+    if sources is not None:
+        high = max(high, false_alarm_floor(labels, scores, sources))
+    # rounded for config.json (high upwards: no real face slips over it), then
+    # clamped so the band always holds the threshold
+    return min(round(low, 4), threshold), max(float(np.ceil(high * 1e4) / 1e4), threshold)

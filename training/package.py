@@ -52,7 +52,7 @@ def calibration(model, val_crops) -> dict:
 
     val_scores = scores(model, val_crops.images)
     threshold = choose_threshold(val_crops.labels, val_scores)
-    band = choose_band(val_crops.labels, val_scores, threshold)
+    band = choose_band(val_crops.labels, val_scores, threshold, sources=val_crops.sources)
     val_metrics = auc_by_source(val_crops.labels, val_scores, val_crops.sources)
     val_metrics["accuracy"] = float(((val_scores >= threshold) == val_crops.labels.astype(bool)).mean())
     print(f"val: {json.dumps(val_metrics)}; threshold {threshold}, uncertain band {band}")

@@ -7,7 +7,7 @@ import pytest
 from training.augment_pil import augment
 from training.config import TrainConfig
 
-NONE = dict(colour_prob=0.0, greyscale_prob=0.0, rescale_prob=0.0, blur_prob=0.0, jpeg_prob=0.0)
+NONE = dict(colour_prob=0.0, greyscale_prob=0.0, rescale_prob=0.0, blur_prob=0.0, jpeg_prob=0.0, sharpness_prob=0.0)
 
 
 def face_like(size=64, seed=0) -> np.ndarray:

@@ -104,3 +104,30 @@ def test_greyscale_copies_are_pillows_black_and_white():
     for crop, copy in zip(crops, grey):
         pillow = np.asarray(Image.fromarray(crop).convert("L"), np.float32)
         assert np.abs(copy[..., 0] - pillow).max() <= 1  # Pillow rounds its fixed-point luma
+
+
+@pytest.mark.parametrize(
+    "real_centre, fake_centre",
+    [
+        (0.3, 0.7),  # classes apart: the precision rule alone already keeps false alarms rare
+        (0.45, 0.55),  # classes overlap: the band grows past MAX_BAND_SHARE instead of calling reals fake
+    ],
+)
+def test_no_source_has_over_5_percent_of_its_reals_called_fake(real_centre, fake_centre):
+    from training.calibrate import MAX_REAL_CALLED_FAKE
+
+    rng = np.random.default_rng(3)
+    # two real sources, one scored far higher (sharp studio portraits, say) than the other
+    reals = {"soft": rng.normal(real_centre - 0.1, 0.1, 400), "studio": rng.normal(real_centre + 0.15, 0.1, 100)}
+    scores = np.clip(np.concatenate([*reals.values(), rng.normal(fake_centre, 0.15, 500)]), 0, 1)
+    labels = np.array([0] * 500 + [1] * 500)
+    sources = np.array(["soft"] * 400 + ["studio"] * 100 + ["fakes"] * 500)
+    t = choose_threshold(labels, scores)
+    low, high = choose_band(labels, scores, t, sources=sources)
+    for source in ("soft", "studio"):
+        real = scores[(sources == source) & (labels == 0)]
+        assert ((real >= high) & (real >= t)).mean() <= MAX_REAL_CALLED_FAKE
+    # without the per-source rule the studio reals would be called fake far more often
+    _, high_without = choose_band(labels, scores, t)
+    studio = scores[(sources == "studio") & (labels == 0)]
+    assert (studio >= max(high_without, t)).mean() > MAX_REAL_CALLED_FAKE
