@@ -22,14 +22,20 @@ const SELFTEST = ARGS.includes('--selftest');
 
 // one bundle per runtime context; each path is relative to src/
 const ENTRIES = [
-  ...(SELFTEST ? ['selftest.js'] : []),
   'service-worker.js',
-  'offscreen.js',
   'popup.js',
   'options.js',
   'result.js',
   'files.js',
 ];
+// the contexts that score: the offscreen document and its scorer workers
+// (lib/scorer-pool.js). Built together with code splitting, so TF.js is one
+// shared chunk (chunks/), loaded by the workers, and by the document only
+// where it scores itself: workers must be files of the extension (MV3 allows
+// no blob: or eval'd workers), and module workers import chunks like pages
+const SCORER_ENTRIES = ['offscreen.js', 'scorer-worker.js'];
+// the self-test page: its own copy of TF.js, as a page that scores directly
+const SELFTEST_ENTRIES = SELFTEST ? ['selftest.js'] : [];
 // content scripts are classic scripts, not modules: bundled as an IIFE so
 // nothing leaks into the isolated world's globals
 const CLASSIC_ENTRIES = ['content.js'];
@@ -161,11 +167,13 @@ for (const [from, to] of STATIC) {
   cpSync(from, `${OUT}/${to}`, { recursive: true });
 }
 writeThreadedWasmScripts();
-// ES modules for the worker and pages (they hold TF.js); an IIFE for content
-// scripts
-for (const [entries, format, plugins] of [
-  [ENTRIES, 'esm', [threadedWasmFromFiles]],
-  [CLASSIC_ENTRIES, 'iife', []],
+// ES modules for the service worker, pages and scorers (those with TF.js
+// take the wasm patches); an IIFE for content scripts
+for (const [entries, format, plugins, splitting] of [
+  [ENTRIES, 'esm', [], false],
+  [SCORER_ENTRIES, 'esm', [threadedWasmFromFiles], true],
+  [SELFTEST_ENTRIES, 'esm', [threadedWasmFromFiles], false],
+  [CLASSIC_ENTRIES, 'iife', [], false],
 ]) {
   if (entries.length) {
     await esbuild.build({
@@ -174,6 +182,8 @@ for (const [entries, format, plugins] of [
       outbase: 'src',
       bundle: true,
       format,
+      splitting,
+      chunkNames: 'chunks/[name]-[hash]',
       target: 'chrome120',
       minify: true,
       sourcemap: false,

@@ -9,6 +9,7 @@ goes idle.
     tools = DevTools(browser)                  # an ExtensionBrowser
     tools.evaluate_in_service_worker("handleContextMenuClick(...)")
     tools.stop_service_worker()
+    tools.evaluate_in_workers(tools.offscreen_document(), "close()", only=0)  # end a scorer worker
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import urllib.request
 import websocket  # websocket-client: CDP to a target other than Selenium's page
 
 CDP_TIMEOUT_S = 60  # an evaluation that waits on scoring, on 2 busy cores
+ATTACH_WAIT_S = 0.5  # a page's workers are announced at once when auto-attach starts
 WORKER_START_TIMEOUT_S = 10  # a stopped worker restarts in well under a second
 
 
@@ -103,3 +105,52 @@ class DevTools:
             details = result["exceptionDetails"]
             raise RuntimeError(f"the service worker threw: {details.get('exception', {}).get('description', details)}")
         return result["result"].get("value")
+
+    def offscreen_document(self) -> str:
+        """The target id of the extension's offscreen document (where images are scored)."""
+        url = f"chrome-extension://{self.extension_id}/offscreen.html"
+        listed = json.load(urllib.request.urlopen(f"http://{self.address}/json/list", timeout=10))
+        return next(t["id"] for t in listed if t["url"].startswith(url))
+
+    def evaluate_in_workers(self, target_id: str, expression: str, only: int | None = None,
+                            wait: bool = True) -> list:
+        """Evaluate `expression` in the dedicated workers a target started (all, or the
+        `only`-th); returns their values in order, or [] without waiting (wait=False: for
+        an expression that ends its worker, which may never answer)."""
+        listed = json.load(urllib.request.urlopen(f"http://{self.address}/json/list", timeout=10))
+        ws_url = next(t["webSocketDebuggerUrl"] for t in listed if t["id"] == target_id)
+        ws = websocket.create_connection(ws_url, suppress_origin=True, timeout=CDP_TIMEOUT_S)
+        try:
+            # workers are not targets of their own in /json/list: they are attached to their page
+            attach_id = next(self.ids)
+            ws.send(json.dumps({"id": attach_id, "method": "Target.setAutoAttach", "params": {
+                "autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True}}))
+            sessions = []
+            answered = False
+            ws.settimeout(ATTACH_WAIT_S)
+            while True:
+                try:
+                    message = json.loads(ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    if answered:
+                        break
+                    raise
+                if message.get("method") == "Target.attachedToTarget":
+                    if message["params"]["targetInfo"]["type"] == "worker":
+                        sessions.append(message["params"]["sessionId"])
+                answered = answered or message.get("id") == attach_id
+            ws.settimeout(CDP_TIMEOUT_S)
+            chosen = sessions if only is None else sessions[only:only + 1]
+            values = []
+            for session in chosen:
+                call_id = next(self.ids)
+                ws.send(json.dumps({"id": call_id, "sessionId": session, "method": "Runtime.evaluate", "params": {
+                    "expression": expression, "awaitPromise": True, "returnByValue": True}}))
+                while wait:
+                    message = json.loads(ws.recv())
+                    if message.get("id") == call_id:
+                        values.append(message.get("result", {}).get("result", {}).get("value"))
+                        break
+            return values
+        finally:
+            ws.close()

@@ -1,18 +1,14 @@
 // The offscreen document: the one place that holds the model. It fetches
 // image bytes itself (host permissions, so images served without CORS
-// headers work), scores them with TF.js through lib/scorer.js, asks the
-// backend when the browser's answer is not good enough, and caches results
-// by image URL. The service worker hands it the settings with each message;
+// headers work), has them scored by a pool of TF.js workers
+// (lib/scorer-pool.js; lib/scorer.js in this document where workers are no
+// use), asks the backend when the browser's answer is not good enough, and
+// caches results by image URL. The service worker hands it the settings with each message;
 // offscreen documents cannot read chrome.storage.
 
-import {
-  bandFor,
-  createScorer,
-  decodeImage,
-  imageVerdict,
-  verdictFor,
-} from './lib/scorer.js';
 import { readProvenance } from './lib/provenance.js';
+import { createScorerPool, poolSize } from './lib/scorer-pool.js';
+import { bandFor, imageVerdict, verdictFor } from './lib/verdicts.js';
 import {
   BackendError,
   scoreOnBackend,
@@ -27,11 +23,15 @@ import { backendAllowed, modelDecision } from './shared/settings.js';
 const MAX_CACHED_RESULTS = 1000;
 // image downloads overlap: they wait on the network, not the CPU
 const FETCH_CONCURRENCY = 4;
-// TF.js runs one model at a time; more would only interleave and add latency
+// scorer workers: one a core, two at most (lib/scorer-pool.js says why)
+const SCORER_WORKERS = poolSize(navigator.hardwareConcurrency);
+// without workers TF.js runs one model at a time in this document; more
+// would only interleave and add latency (the pool queues its own images)
 const SCORE_CONCURRENCY = 1;
-// images read and decoded at once, the one being scored included: the next
-// ones decode while the model runs, and few decoded pixels wait in memory
-const PIXEL_SLOTS = 3;
+// images read at once, those being scored included: each worker's image and
+// the next one, handed over the moment the worker answers (the workers
+// decode, so these are compressed bytes; in-document, the next ones decode)
+const PIXEL_SLOTS = 2 * SCORER_WORKERS;
 // a hung image server must not hold a queue slot forever
 const FETCH_TIMEOUT_MS = 20000;
 // answers of a site that shows an image only to signed-in visitors
@@ -51,7 +51,8 @@ const pixelQueue = new TaskQueue(PIXEL_SLOTS);
 // 2-3.5 s against 0.1-0.25 s an image in headless Chromium on SwiftShader
 const SOFTWARE_GL = /swiftshader|llvmpipe|softpipe|software/i;
 
-function webglIsSoftware() {
+/** Whether WebGL here draws on a GPU (not software, not missing). */
+function webglOnGpu() {
   const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
   if (!gl) {
     return false;
@@ -61,20 +62,64 @@ function webglIsSoftware() {
     info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER,
   );
   gl.getExtension('WEBGL_lose_context')?.loseContext();
-  return SOFTWARE_GL.test(String(renderer));
+  return !SOFTWARE_GL.test(String(renderer));
 }
 
-/** webgl, else wasm, else cpu; but wasm first where WebGL has no GPU. */
-async function loadScorer() {
-  const modelBaseUrl = chrome.runtime.getURL('model/');
-  if (webglIsSoftware()) {
+/**
+ * lib/scorer.js in this document, scoring one image at a time: webgl, else
+ * wasm, else cpu; but wasm first where WebGL has no GPU. TF.js loads only
+ * here, for pages that need it.
+ */
+async function inDocumentScorer(modelBaseUrl, gpu) {
+  const { createScorer, decodeImage } = await import('./lib/scorer.js');
+  let scorer;
+  if (!gpu) {
     try {
-      return await createScorer({ modelBaseUrl, backend: 'wasm' });
+      scorer = await createScorer({ modelBaseUrl, backend: 'wasm' });
     } catch (error) {
       console.warn('offscreen: wasm failed; trying every backend', error);
     }
   }
-  return createScorer({ modelBaseUrl });
+  scorer ??= await createScorer({ modelBaseUrl });
+  return {
+    info: scorer.info,
+    backend: scorer.backend,
+    threads: scorer.threads,
+    workers: 0,
+    async scoreBlob(blob, { priority }) {
+      // decoded outside the score slot: the next image decodes meanwhile
+      const imageData = await decodeImage(blob).catch((error) => {
+        // HEIC, say, where this browser has no decoder for it
+        throw new Error(
+          `this browser cannot decode this image (${error.message})`,
+        );
+      });
+      return scoreQueue.run(() => scorer.scoreImage(imageData), { priority });
+    },
+  };
+}
+
+/**
+ * Scorer workers on wasm where WebGL has no GPU (a real GPU is best used by
+ * one scorer: in this document), or where they cannot start (no module
+ * workers) TF.js in this document. Either way: { info, backend, threads,
+ * workers, scoreBlob(blob, { priority }) }.
+ */
+async function loadScorer() {
+  const modelBaseUrl = chrome.runtime.getURL('model/');
+  const gpu = webglOnGpu();
+  if (!gpu) {
+    try {
+      return await createScorerPool({
+        workerUrl: chrome.runtime.getURL('scorer-worker.js'),
+        modelBaseUrl,
+        size: SCORER_WORKERS,
+      });
+    } catch (error) {
+      console.warn('offscreen: no scorer workers; scoring here', error);
+    }
+  }
+  return inDocumentScorer(modelBaseUrl, gpu);
 }
 
 // the model loads once, behind one in-flight promise; a failure is retried
@@ -169,16 +214,8 @@ async function scoreInBrowser(image, access) {
       const readStarted = performance.now();
       const provenance = await readProvenance(await blob.arrayBuffer());
       const provenanceMs = performance.now() - readStarted;
-      const imageData = await decodeImage(blob).catch((error) => {
-        // HEIC, say, where this browser has no decoder for it
-        throw new Error(
-          `this browser cannot decode this image (${error.message})`,
-        );
-      });
       const scorer = await scorerReady;
-      const scored = await scoreQueue.run(() => scorer.scoreImage(imageData), {
-        priority,
-      });
+      const scored = await scorer.scoreBlob(blob, { priority });
       return {
         ...scored,
         provenance,
@@ -218,6 +255,8 @@ function browserResult(scored, scorer, settings) {
     band,
     tfBackend: scorer.backend,
     tfThreads: scorer.threads,
+    // images scored side by side in workers (0: in the offscreen document)
+    tfWorkers: scorer.workers,
     timings: scored.timings,
     provenance: scored.provenance,
   };

@@ -318,8 +318,12 @@ def test_the_shipped_build_holds_one_tfjs_and_no_self_test_page(dist):
     """The self-test page (and the copy of TF.js it bundles) is for tests and benchmarks only."""
     assert not list(dist.glob("selftest*")), sorted(p.name for p in dist.iterdir())
     # a string only TF.js's core holds: which bundles carry a copy of it
-    with_tfjs = sorted(p.name for p in dist.glob("*.js") if b"WEBGL_RENDER_FLOAT32_CAPABLE" in p.read_bytes())
-    assert with_tfjs == ["offscreen.js"], with_tfjs
+    with_tfjs = sorted(str(p.relative_to(dist)) for p in dist.rglob("*.js")
+                       if b"WEBGL_RENDER_FLOAT32_CAPABLE" in p.read_bytes())
+    # one chunk, which the scorer workers import, and the offscreen document only where it scores itself
+    assert len(with_tfjs) == 1 and with_tfjs[0].startswith("chunks/"), with_tfjs
+    chunk = with_tfjs[0].removeprefix("chunks/").encode()
+    assert chunk in (dist / "scorer-worker.js").read_bytes()
 
 
 # ---------------------------------------------------------------- verdicts

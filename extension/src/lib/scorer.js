@@ -21,6 +21,9 @@ import {
 
 import { colourSpread, cropFace, detectFaces } from './faces.js';
 
+// the verdict rules hold no TF.js: lib/verdicts.js, for pages that only judge scores
+export { bandFor, imageVerdict, verdictFor } from './verdicts.js';
+
 // tried in turn when the caller names no backend: fastest first, and cpu
 // (pure JS, slow but always there) last
 export const BACKENDS = ['webgl', 'wasm', 'cpu'];
@@ -45,41 +48,6 @@ const WASM_MAX_THREADS = 4;
 // this, start single-threaded instead (a good start, wasm compile included,
 // takes about 1 s on 2 busy cores)
 const WASM_THREADED_START_TIMEOUT_MS = 15000;
-
-/** The verdict for one score: 'uncertain' inside [low, high), else fake at/above the threshold. */
-export function verdictFor(score, threshold, band) {
-  const [low, high] = band;
-  if (low <= score && score < high) {
-    return 'uncertain';
-  }
-  return score >= threshold ? 'fake' : 'real';
-}
-
-/** The band a face is judged with: black-and-white faces have their own. */
-export function bandFor(face, band, greyBand) {
-  return face.greyscale && greyBand ? greyBand : band;
-}
-
-/**
- * An image is as suspicious as its most suspicious face:
- * { verdict, score } with verdict 'no_face' and score null when there is none.
- * greyBand (optional) judges faces marked greyscale, as band does the rest.
- */
-export function imageVerdict(faces, threshold, band, greyBand) {
-  if (!faces.length) {
-    return { verdict: 'no_face', score: null };
-  }
-  let worst = faces[0];
-  for (const face of faces) {
-    if (face.score > worst.score) {
-      worst = face;
-    }
-  }
-  return {
-    verdict: verdictFor(worst.score, threshold, bandFor(worst, band, greyBand)),
-    score: worst.score,
-  };
-}
 
 /**
  * Decode image bytes into ImageData the way scoring.faces.load_image does:

@@ -159,10 +159,13 @@ function sourceLine(result, elapsedMs) {
     }).`;
   }
   const ms = elapsedMs ?? result.timings?.totalMs;
-  // threads say whether wasm got its fast, multi-threaded start
-  const threads = result.tfThreads > 1 ? ` on ${result.tfThreads} threads` : '';
+  // workers and threads say how the scoring was spread across cores
+  const workers = result.tfWorkers > 1 ? ` in ${result.tfWorkers} workers` : '';
+  const each = workers ? ' each' : '';
+  const threads =
+    result.tfThreads > 1 ? ` on ${result.tfThreads} threads${each}` : '';
   return `Scored in this browser (${modelText(result.model)}${
-    result.tfBackend ? `, ${result.tfBackend}${threads}` : ''
+    result.tfBackend ? `, ${result.tfBackend}${workers}${threads}` : ''
   }${ms === undefined ? '' : `, ${Math.round(ms)} ms`}).`;
 }
 
