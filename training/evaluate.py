@@ -119,15 +119,23 @@ def metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
 
 
 def summarise(items, scores: dict, threshold: float) -> dict:
-    """The metrics JSON: overall, per_source, and the two degraded variants."""
+    """The metrics JSON: overall, per_source, and the two degraded variants.
+
+    A fake-only source (sdfd, genphotos) has no reals of its own: its AUC is
+    that of its fakes against every real face of the split, as training logs it.
+    """
     labels = np.array([it["label"] for it in items])
     sources = np.array([it["source"] for it in items])
 
     def block(s):
         result = metrics(labels, s, threshold)
-        result["per_source"] = {
-            src: metrics(labels[sources == src], s[sources == src], threshold) for src in sorted(set(sources))
-        }
+        result["per_source"] = {}
+        for src in sorted(set(sources)):
+            m = sources == src
+            result["per_source"][src] = metrics(labels[m], s[m], threshold)
+            if labels[m].all():  # a fake-only source: its AUC against every real face of the split
+                both = m | (labels == 0)
+                result["per_source"][src]["auc"] = metrics(labels[both], s[both], threshold)["auc"]
         return result
 
     original = block(scores["original"])

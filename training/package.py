@@ -67,7 +67,7 @@ def greyscale_calibration(model, val_crops, threshold: float) -> dict:
     from training.calibrate import GREY_MAX_BAND_SHARE, auc_by_source, choose_band, greyscale_copies
 
     grey_scores = scores(model, greyscale_copies(val_crops.images))
-    band = choose_band(val_crops.labels, grey_scores, threshold, GREY_MAX_BAND_SHARE)
+    band = choose_band(val_crops.labels, grey_scores, threshold, GREY_MAX_BAND_SHARE, val_crops.sources)
     auc = auc_by_source(val_crops.labels, grey_scores, val_crops.sources)
     real = val_crops.labels == 0
     outside = (grey_scores < band[0]) | (grey_scores >= band[1])

@@ -35,7 +35,8 @@ def test_a_config_from_before_heatmap_layer_and_greyscale_reads_with_their_defau
 BAD_VALUES = [
     ("threshold", 1.5, "threshold is 1.5; it must lie strictly between 0 and 1"),
     ("threshold", "0.4", "threshold is '0.4'"),
-    ("uncertain_band", [0.5, 0.9], "uncertain_band is [0.5, 0.9]; it must be [low, high] with 0 <= low <= threshold"),
+    # above any threshold a model could have: low must not pass it
+    ("uncertain_band", [0.99, 0.999], "uncertain_band is [0.99, 0.999]; it must be [low, high] with 0 <= low <= threshold"),
     ("uncertain_band", [0.1], "uncertain_band is [0.1]"),
     ("input_size", 160.5, "input_size is 160.5; it must be a whole number"),
     ("margin", -1, "margin is -1"),
