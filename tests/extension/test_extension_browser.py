@@ -119,7 +119,7 @@ def write_pages(folder: Path, images: str) -> None:
         "  document.getElementById('top').append(img); }, 1500);"
         "let fed = 0; new IntersectionObserver(es => { if (es[0].isIntersecting && fed < 2) {"
         "  fed += 1; const box = document.createElement('div');"
-        f"  box.innerHTML = `<img id='feed-${{fed}}' src='{images}faces/fake/lfw_faceswap_fake_1938.jpg?feed=${{fed}}'>`;"
+        f"  box.innerHTML = `<img id='feed-${{fed}}' src='{images}faces/fake/lfw_faceswap_fake_1549.jpg?feed=${{fed}}'>`;"
         "  document.getElementById('feed').append(box); } }).observe(document.getElementById('sentinel'));",
     ))
 
