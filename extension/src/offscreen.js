@@ -88,12 +88,7 @@ async function inDocumentScorer(modelBaseUrl, gpu) {
     workers: 0,
     async scoreBlob(blob, { priority }) {
       // decoded outside the score slot: the next image decodes meanwhile
-      const imageData = await decodeImage(blob).catch((error) => {
-        // HEIC, say, where this browser has no decoder for it
-        throw new Error(
-          `this browser cannot decode this image (${error.message})`,
-        );
-      });
+      const imageData = await decodeImage(blob);
       return scoreQueue.run(() => scorer.scoreImage(imageData), { priority });
     },
   };

@@ -47,15 +47,7 @@ async function score({ id, blob }) {
   try {
     const scorer = await scorerPromise;
     const decodeStarted = performance.now();
-    let imageData;
-    try {
-      imageData = await decodeImage(blob);
-    } catch (error) {
-      // HEIC, say, where this browser has no decoder for it
-      throw new Error(
-        `this browser cannot decode this image (${error.message})`,
-      );
-    }
+    const imageData = await decodeImage(blob);
     const decodeMs = performance.now() - decodeStarted;
     const { faces, image, timings } = await scorer.scoreImage(imageData);
     postMessage({

@@ -52,9 +52,19 @@ const WASM_THREADED_START_TIMEOUT_MS = 15000;
 /**
  * Decode image bytes into ImageData the way scoring.faces.load_image does:
  * EXIF orientation applied, first frame of a GIF, no colour-profile
- * conversion, transparency composited onto white.
+ * conversion, transparency composited onto white. A failure says so in the
+ * words a user is shown.
  */
 export async function decodeImage(blob) {
+  try {
+    return await pixelsOf(blob);
+  } catch (error) {
+    // HEIC, say, where this browser has no decoder for it
+    throw new Error(`this browser cannot decode this image (${error.message})`);
+  }
+}
+
+async function pixelsOf(blob) {
   const bitmap = await createImageBitmap(blob, {
     imageOrientation: 'from-image',
     // Pillow ignores embedded colour profiles; so must we, or scores differ
