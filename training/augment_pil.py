@@ -34,14 +34,19 @@ def _colour(img: Image.Image, rng: np.random.Generator) -> Image.Image:
 SHARPEN_MAX = 8.0  # most unsharp-mask gain: a soft, blocky DFDC crop amplified further is noise
 
 
-def _log_mean_abs_laplacian(grey: np.ndarray) -> float:
-    lap = 4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
-    return float(np.log(np.abs(lap).mean() + 1e-6))
+def _log_mean_abs_laplacian(grey: np.ndarray) -> np.ndarray:
+    """log mean |Laplacian| over the last two axes of grey levels (..., H, W)."""
+    lap = (4 * grey[..., 1:-1, 1:-1] - grey[..., :-2, 1:-1] - grey[..., 2:, 1:-1]
+           - grey[..., 1:-1, :-2] - grey[..., 1:-1, 2:])
+    return np.log(np.abs(lap).mean((-2, -1)) + 1e-6)
 
 
-def log_sharpness(img: np.ndarray) -> float:
-    """log mean |Laplacian| of one uint8 crop's grey levels (training.sharpness, one crop)."""
-    return _log_mean_abs_laplacian(img.astype(np.float32).mean(-1))
+def log_sharpness(images: np.ndarray) -> np.ndarray:
+    """How sharp each uint8 (..., S, S, 3) crop is: log mean |Laplacian| of its grey levels.
+
+    One crop gives a 0-d array; training.sharpness reports it by source.
+    """
+    return _log_mean_abs_laplacian(np.asarray(images, np.float32).mean(-1))
 
 
 def set_sharpness(img: Image.Image, target: float) -> Image.Image:

@@ -2,7 +2,8 @@
 
     python -m training.sharpness [--split val]
 
-Sharpness is the log of the mean absolute Laplacian of a crop's grey levels.
+Sharpness is the log of the mean absolute Laplacian of a crop's grey levels
+(training.augment_pil.log_sharpness, which the trainer sets at random).
 A fake source much sharper than every real face cannot be judged fairly by a
 model whose reals were all softer: it reads "sharp" as "real". The last
 column scores smoothness as if it were the detector: 0.5 means sharpness
@@ -13,17 +14,11 @@ import argparse
 
 import numpy as np
 
+from training.augment_pil import log_sharpness
 from training.calibrate import auc_by_source
 from training.config import TrainConfig
 from training.crops import load_split
 from training.prepare import cache_path
-
-
-def sharpness(crops: np.ndarray) -> np.ndarray:
-    """log mean |Laplacian| of each uint8 (N, S, S, 3) crop's grey levels."""
-    grey = crops.astype(np.float32).mean(-1)
-    lap = 4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1] - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:]
-    return np.log(np.abs(lap).mean((1, 2)) + 1e-6)
 
 
 def main(argv=None):
@@ -33,7 +28,7 @@ def main(argv=None):
     p.add_argument("--split", default="val")
     args = p.parse_args(argv)
     crops = load_split(args.cache, args.split)
-    sharp = sharpness(crops.images)
+    sharp = log_sharpness(crops.images)
     smooth_as_fake = auc_by_source(crops.labels, -sharp, crops.sources)
     print("| source | class | faces | sharpness (mean) | AUC of smoothness as the fake score |")
     print("|---|---|---|---|---|")

@@ -1,4 +1,4 @@
-"""training.sharpness orders crops as an eye would: flat < blurred < the photo < noisier."""
+"""Sharpness (training.augment_pil.log_sharpness) orders crops as an eye would: flat < blurred < the photo < noisier."""
 
 from pathlib import Path
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from training.sharpness import sharpness
+from training.augment_pil import augment, log_sharpness, set_sharpness
+from training.config import TrainConfig
 
 PHOTO = np.asarray(Image.open(Path(__file__).parents[1] / "fixtures" / "photos" / "portrait_grace_hopper.jpg").convert("RGB").resize((160, 160)))
 
@@ -26,14 +27,12 @@ def _blur(x, sigma):
     ids=["flat-vs-blurred", "blur2-vs-blur0.7", "blur0.7-vs-photo", "photo-vs-noisy"],
 )
 def test_sharper_crop_scores_higher(softer, sharper):
-    low, high = sharpness(np.stack([softer, sharper]))
+    low, high = log_sharpness(np.stack([softer, sharper]))
     assert low < high
 
 
 # ---------------------------------------------------------------- the augmentation that sets it
 
-from training.augment_pil import augment, log_sharpness, set_sharpness  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
 
 NO_OTHER_STEPS = dict(colour_prob=0.0, greyscale_prob=0.0, rescale_prob=0.0, blur_prob=0.0, jpeg_prob=0.0)
 
@@ -60,6 +59,6 @@ def test_with_sharpness_set_real_and_fake_cannot_be_told_apart_by_it():
     cfg = TrainConfig(**NO_OTHER_STEPS, sharpness_prob=1.0, sharpness_range=(1.6, 3.0))
     rng = np.random.default_rng(0)
     soft, sharp = _blur(PHOTO, 1.5), PHOTO
-    assert sharpness(np.stack([sharp]))[0] - sharpness(np.stack([soft]))[0] > 0.8
+    assert log_sharpness(sharp) - log_sharpness(soft) > 0.8
     after = {name: np.mean([log_sharpness(augment(x, cfg, rng)) for _ in range(40)]) for name, x in (("soft", soft), ("sharp", sharp))}
     assert abs(after["soft"] - after["sharp"]) < 0.15
