@@ -80,11 +80,18 @@ class DevTools:
     def close_page(self, target_id: str) -> None:
         self._cdp("Target.closeTarget", {"targetId": target_id})
 
+    def _listed(self) -> list[dict]:
+        """Every target DevTools lists over HTTP (offscreen documents included)."""
+        return json.load(urllib.request.urlopen(f"http://{self.address}/json/list", timeout=10))
+
+    def _connect(self, target_id: str):
+        """A DevTools socket of a target's own (Selenium's session speaks for its page only)."""
+        ws_url = next(t["webSocketDebuggerUrl"] for t in self._listed() if t["id"] == target_id)
+        return websocket.create_connection(ws_url, suppress_origin=True, timeout=CDP_TIMEOUT_S)
+
     def evaluate(self, target_id: str, expression: str):
         """Evaluate `expression` (awaiting a promise) in a target; returns its value."""
-        listed = json.load(urllib.request.urlopen(f"http://{self.address}/json/list", timeout=10))
-        ws_url = next(t["webSocketDebuggerUrl"] for t in listed if t["id"] == target_id)
-        ws = websocket.create_connection(ws_url, suppress_origin=True, timeout=CDP_TIMEOUT_S)
+        ws = self._connect(target_id)
         try:
             call_id = next(self.ids)
             ws.send(json.dumps({
@@ -109,17 +116,14 @@ class DevTools:
     def offscreen_document(self) -> str:
         """The target id of the extension's offscreen document (where images are scored)."""
         url = f"chrome-extension://{self.extension_id}/offscreen.html"
-        listed = json.load(urllib.request.urlopen(f"http://{self.address}/json/list", timeout=10))
-        return next(t["id"] for t in listed if t["url"].startswith(url))
+        return next(t["id"] for t in self._listed() if t["url"].startswith(url))
 
     def evaluate_in_workers(self, target_id: str, expression: str, only: int | None = None,
                             wait: bool = True) -> list:
         """Evaluate `expression` in the dedicated workers a target started (all, or the
         `only`-th); returns their values in order, or [] without waiting (wait=False: for
         an expression that ends its worker, which may never answer)."""
-        listed = json.load(urllib.request.urlopen(f"http://{self.address}/json/list", timeout=10))
-        ws_url = next(t["webSocketDebuggerUrl"] for t in listed if t["id"] == target_id)
-        ws = websocket.create_connection(ws_url, suppress_origin=True, timeout=CDP_TIMEOUT_S)
+        ws = self._connect(target_id)
         try:
             # workers are not targets of their own in /json/list: they are attached to their page
             attach_id = next(self.ids)
