@@ -61,13 +61,13 @@ def greyscale_copies(images: np.ndarray) -> np.ndarray:
 
 def false_alarm_floor(labels: np.ndarray, scores: np.ndarray, sources: np.ndarray) -> float:
     """The lowest score at or above which no source has over MAX_REAL_CALLED_FAKE of its reals."""
-    floor = 0.0
-    for source in np.unique(sources[~labels.astype(bool)]):
-        real = np.sort(scores[(sources == source) & ~labels.astype(bool)])[::-1]
-        allowed = int(np.floor(MAX_REAL_CALLED_FAKE * len(real)))  # reals that may stay at or above
-        if allowed < len(real):
+    floor, real = 0.0, ~np.asarray(labels).astype(bool)
+    for source in np.unique(sources[real]):
+        descending = np.sort(scores[real & (sources == source)])[::-1]
+        allowed = int(np.floor(MAX_REAL_CALLED_FAKE * len(descending)))  # reals that may stay at or above
+        if allowed < len(descending):
             # just above the first real that must fall under the band's top
-            floor = max(floor, float(np.nextafter(np.float32(real[allowed]), np.float32(np.inf))))
+            floor = max(floor, float(np.nextafter(np.float32(descending[allowed]), np.float32(np.inf))))
     return floor
 
 
