@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # The leave-one-source-out runs (training/README.md): each fake source is left
-# out of training and of choosing the epoch, then scored. The same short CPU
-# schedule for every row (800 steps of 32 faces, 20-40 min a run on 2 cores); a finished run (its
-# .json is written last) is kept, an interrupted one resumes. RECIPES picks
-# which rows: "new" (with the fakes made from real faces), "old" (without).
+# out of training and of choosing the epoch, then scored. The same schedule
+# for every row; a finished run (its .json is written last) is kept, an
+# interrupted one resumes. RECIPES picks which rows: "new" (with the fakes
+# made from real faces), "old" (without). SCHEDULE picks how long: "short"
+# (800 steps of 32 faces, 20-40 min a row on 2 cores: every row so far) or
+# "cpu" (scripts/cpu_schedule.sh, the recipe's own: about an hour a row).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_training.sh
 .venv/bin/python -m training.prepare
 .venv/bin/python -m training.synthesize
-schedule=(--epochs 5 --samples-per-epoch 5120 --batch-size 32 --warmup-steps 80 --workers 1)
+case "${SCHEDULE:-short}" in
+    short) schedule=(--epochs 5 --samples-per-epoch 5120 --batch-size 32 --warmup-steps 80 --workers 1); tag="" ;;
+    cpu) source scripts/cpu_schedule.sh; schedule=("${CPU_SCHEDULE[@]}"); tag="_cpu" ;;
+    *) echo "SCHEDULE is short or cpu, not ${SCHEDULE}" >&2; exit 2 ;;
+esac
 old_fakes=(--fake-weights dfdc=0.2 lfw_faceswap=0.08 stylegan_ffhq=0.1 sdfd=0.1 genphotos=0.07)
 runs=()
 for recipe in ${RECIPES:-new old}; do
     for left_out in "sdfd" "stylegan_ffhq genphotos"; do
-        out="runs/loso/${recipe}_without_${left_out// /_}.pt"
+        out="runs/loso/${recipe}${tag}_without_${left_out// /_}.pt"
         extra=()
         [[ "$recipe" == old ]] && extra=("${old_fakes[@]}")
         if [[ ! -f "${out%.pt}.json" ]]; then
@@ -27,4 +33,4 @@ for recipe in ${RECIPES:-new old}; do
         runs+=("$out")
     done
 done
-exec .venv/bin/python -m training.leave_one_out "${runs[@]}" --shipped shipped_model --out runs/loso/leave_one_out.json
+exec .venv/bin/python -m training.leave_one_out "${runs[@]}" --shipped shipped_model --out "runs/loso/leave_one_out${tag}.json"

@@ -12,7 +12,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install_training.sh
 .venv/bin/python -m training.prepare
 .venv/bin/python -m training.synthesize
-# batch 32 fits 2 cores' caches; 9 x 400 steps, the schedule 1.1.0 and 1.2.0 trained at on these cores
-.venv/bin/python -u -m training.train --out runs/cpu/classifier.pt --batch-size 32 --samples-per-epoch 12800 \
-    --epochs 9 --warmup-steps 200 --workers 1 "$@"
+source scripts/cpu_schedule.sh
+.venv/bin/python -u -m training.train --out runs/cpu/classifier.pt "${CPU_SCHEDULE[@]}" "$@"
 exec .venv/bin/python -m training.package runs/cpu/classifier.pt --version "$MODEL_VERSION" --name cpu
