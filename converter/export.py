@@ -21,6 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from converter.fold_pads import fold_zero_pads
 from scoring import faces
 from scoring.model_config import MODEL_FILE, SHIPPED_MODEL_DIR, ModelConfig, ModelConfigError
 
@@ -108,6 +109,7 @@ def convert_classifier(model, out_dir: Path, quantize: str) -> None:
             quantization_dtype_map={dtype: "*"} if dtype else None,
             weight_shard_size_bytes=SHARD_BYTES,
         )
+    fold_zero_pads(out_dir, SHARD_BYTES)
     # the converter writes protobuf maps (node attrs) in no fixed order; sorted
     # keys make the same model give the same bytes
     model_json = out_dir / "model.json"

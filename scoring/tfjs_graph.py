@@ -40,7 +40,7 @@ def read_weights(manifest: list, folder: Path) -> dict:
 # activations the TF.js converter fuses into FusedDepthwiseConv2dNative
 FUSED_ACTIVATIONS = ("Relu", "Relu6", "Elu", "Sigmoid", "Tanh")
 # the fused node's attributes each split-out op takes (every op takes T)
-SPLIT_ATTRS = {"DepthwiseConv2dNative": ("strides", "padding", "dilations", "data_format"), "BiasAdd": ("data_format",)}
+SPLIT_ATTRS = {"DepthwiseConv2dNative": ("strides", "padding", "explicit_paddings", "dilations", "data_format"), "BiasAdd": ("data_format",)}
 
 
 def split_fused_depthwise(graph_def) -> None:
