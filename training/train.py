@@ -268,7 +268,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
           f"(left out: {', '.join(cfg.leave_out) or 'none'}), on {device}")
 
     steps_per_epoch = cfg.samples_per_epoch // cfg.batch_size
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(
+        [{"params": model.features.parameters(), "lr": cfg.learning_rate * cfg.backbone_lr_scale},
+         {"params": model.classifier.parameters(), "lr": cfg.learning_rate}],
+        weight_decay=cfg.weight_decay)
 
     def lr_factor(step):
         if step < cfg.warmup_steps:
@@ -331,7 +334,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         row = {
             "epoch": epoch,
             "loss": float(torch.stack(losses).mean()),
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": optimizer.param_groups[-1]["lr"],
             "seconds": round(seconds, 1),
             "images_per_s": round(steps_per_epoch * cfg.batch_size / seconds),
             **{f"val_{k}": round(v, 4) for k, v in metrics.items()},

@@ -243,3 +243,23 @@ def test_a_left_out_source_is_scored_but_never_trained_on_nor_chosen_by(tmp_path
     assert 0 <= report["test_heldout_auc_stylegan_ffhq"] <= 1
     assert set(report["test_seen_auc_by_source"]) == {"dfdc", "lfw_faceswap"}
     assert set(report["val_real_called_fake"]) == {"dfdc", "lfw_faceswap", "stylegan_ffhq"}
+
+
+@pytest.mark.parametrize("scale, backbone_moves", [(0.0, False), (1.0, True)])
+def test_backbone_lr_scale_holds_the_backbone_still_while_the_head_learns(tmp_path, fixture_cache, scale, backbone_moves):
+    """--backbone-lr-scale 0 trains a linear probe on the starting features; 1 trains every layer."""
+    from training import train
+    from training.torch_model import DeepfakeMobileNetV2
+
+    start = tmp_path / "start.pt"
+    torch.save(random_trained_net(3, TrainConfig().image_size).state_dict(), start)
+    out = tmp_path / "run.pt"
+    train.main(tiny_run(fixture_cache, out) + [
+        "--init", str(start), "--backbone-lr-scale", str(scale), "--learning-rate", "1e-2",
+        "--warmup-steps", "0", "--epochs", "1", "--samples-per-epoch", "16",
+    ])
+    before, after = torch.load(start), torch.load(out)
+    params = dict(DeepfakeMobileNetV2().named_parameters())
+    moved = {name: not torch.equal(before[name], after[name]) for name in params}
+    assert moved["classifier.1.weight"]
+    assert any(moved[n] for n in params if n.startswith("features.")) == backbone_moves
