@@ -63,6 +63,8 @@ export class Overlay {
     this.badges = new Map(); // img -> badge element
     this.panel = null; // { img, slot, state, actions }
     this.host = null;
+    this.unplaced = new Set(); // images whose badge changed since the last frame
+    this.frame = 0;
   }
 
   /** The host and its shadow root, created on first use, re-hung if removed. */
@@ -102,6 +104,7 @@ export class Overlay {
         event.stopPropagation();
         this.onBadgeClick(img);
       });
+      badge.hidden = true; // until its first frame places it
       layer.append(badge);
       this.badges.set(img, badge);
     }
@@ -118,7 +121,22 @@ export class Overlay {
       badge.append(span);
     }
     badge.title = badgeTitle(result);
-    this.place(img, badge);
+    this.placeNextFrame(img);
+  }
+
+  /**
+   * Place changed badges once a frame, not as each answer lands: reading an
+   * image's rect right after writing a badge's text forces a layout, one per
+   * answer on a page of many faces.
+   */
+  placeNextFrame(img) {
+    this.unplaced.add(img);
+    this.frame ||= requestAnimationFrame(() => {
+      this.frame = 0;
+      const imgs = [...this.unplaced].filter((each) => this.badges.has(each));
+      this.unplaced.clear();
+      this.placeAll(imgs);
+    });
   }
 
   removeBadge(img) {
@@ -133,22 +151,29 @@ export class Overlay {
     this.badges.clear();
   }
 
-  /** Place one badge over its image's top-left corner, or hide it. */
-  place(img, badge, origin = this.host.getBoundingClientRect()) {
+  /** Where a badge goes over its image's top-left corner; null hides it. Reads layout only. */
+  measure(img, origin) {
     const rect = img.getBoundingClientRect();
-    const shown =
-      img.isConnected &&
-      rect.width > 0 &&
-      rect.height > 0 &&
-      this.isVisible(img);
-    badge.hidden = !shown;
-    if (!shown) {
+    const shown = img.isConnected && rect.width > 0 && rect.height > 0 && this.isVisible(img);
+    return shown ? { x: rect.left - origin.left, y: rect.top - origin.top, width: rect.width } : null;
+  }
+
+  /** Writes only, so a run of them forces no layout. */
+  static applyPlace(badge, spot) {
+    badge.hidden = !spot;
+    if (!spot) {
       return;
     }
-    badge.style.maxWidth = `${Math.max(rect.width - 2 * BADGE_INSET_PX, 24)}px`;
-    badge.style.transform = `translate(${rect.left - origin.left + BADGE_INSET_PX}px, ${
-      rect.top - origin.top + BADGE_INSET_PX
-    }px)`;
+    badge.style.maxWidth = `${Math.max(spot.width - 2 * BADGE_INSET_PX, 24)}px`;
+    badge.style.transform = `translate(${spot.x + BADGE_INSET_PX}px, ${spot.y + BADGE_INSET_PX}px)`;
+  }
+
+  /** Place these images' badges: every read before any write. */
+  placeAll(imgs, origin = this.host.getBoundingClientRect()) {
+    const spots = imgs.map((img) => [this.badges.get(img), this.measure(img, origin)]);
+    for (const [badge, spot] of spots) {
+      Overlay.applyPlace(badge, spot);
+    }
   }
 
   /** Follow layout changes: re-place every badge and the panel. */
@@ -159,14 +184,13 @@ export class Overlay {
     if (!this.host.isConnected) {
       this.ensureHost();
     }
-    const origin = this.host.getBoundingClientRect();
-    for (const [img, badge] of this.badges) {
+    for (const img of this.badges.keys()) {
       if (!img.isConnected) {
         this.removeBadge(img);
-      } else {
-        this.place(img, badge, origin);
       }
     }
+    const origin = this.host.getBoundingClientRect();
+    this.placeAll([...this.badges.keys()], origin);
     if (this.panel) {
       this.placePanel(origin);
     }
