@@ -3,7 +3,8 @@
 # out of training and of choosing the epoch, then scored. The same schedule
 # for every row; a finished run (its .json is written last) is kept, an
 # interrupted one resumes. RECIPES picks which rows: "new" (with the fakes
-# made from real faces), "old" (without). SCHEDULE picks how long: "short"
+# made from real faces, half the fake draws), "old" (without), "made" (four
+# fifths of the fake draws made from real faces). SCHEDULE picks how long: "short"
 # (800 steps of 32 faces, 20-40 min a row on 2 cores: every row so far) or
 # "cpu" (scripts/cpu_schedule.sh, the recipe's own: about an hour a row).
 set -euo pipefail
@@ -17,12 +18,19 @@ case "${SCHEDULE:-short}" in
     *) echo "SCHEDULE is short or cpu, not ${SCHEDULE}" >&2; exit 2 ;;
 esac
 old_fakes=(--fake-weights dfdc=0.2 lfw_faceswap=0.08 stylegan_ffhq=0.1 sdfd=0.1 genphotos=0.07)
+made_fakes=(--fake-weights dfdc=0.08 lfw_faceswap=0.04 stylegan_ffhq=0.04 sdfd=0.04 genphotos=0.03
+            reconstruction=0.45 self_blend=0.32)
 runs=()
 for recipe in ${RECIPES:-new old}; do
     for left_out in "sdfd" "stylegan_ffhq genphotos"; do
         out="runs/loso/${recipe}${tag}_without_${left_out// /_}.pt"
         extra=()
-        [[ "$recipe" == old ]] && extra=("${old_fakes[@]}")
+        case "$recipe" in
+            new) ;;
+            old) extra=("${old_fakes[@]}") ;;
+            made) extra=("${made_fakes[@]}") ;;
+            *) echo "RECIPES holds new, old or made, not ${recipe}" >&2; exit 2 ;;
+        esac
         if [[ ! -f "${out%.pt}.json" ]]; then
             resume=()
             [[ -f "${out%.pt}.ckpt" ]] && resume=(--resume)
