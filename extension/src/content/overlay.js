@@ -154,8 +154,18 @@ export class Overlay {
   /** Where a badge goes over its image's top-left corner; null hides it. Reads layout only. */
   measure(img, origin) {
     const rect = img.getBoundingClientRect();
-    const shown = img.isConnected && rect.width > 0 && rect.height > 0 && this.isVisible(img);
-    return shown ? { x: rect.left - origin.left, y: rect.top - origin.top, width: rect.width } : null;
+    const shown =
+      img.isConnected &&
+      rect.width > 0 &&
+      rect.height > 0 &&
+      this.isVisible(img);
+    return shown
+      ? {
+          x: rect.left - origin.left,
+          y: rect.top - origin.top,
+          width: rect.width,
+        }
+      : null;
   }
 
   /** Writes only, so a run of them forces no layout. */
@@ -170,7 +180,10 @@ export class Overlay {
 
   /** Place these images' badges: every read before any write. */
   placeAll(imgs, origin = this.host.getBoundingClientRect()) {
-    const spots = imgs.map((img) => [this.badges.get(img), this.measure(img, origin)]);
+    const spots = imgs.map((img) => [
+      this.badges.get(img),
+      this.measure(img, origin),
+    ]);
     for (const [badge, spot] of spots) {
       Overlay.applyPlace(badge, spot);
     }
