@@ -64,7 +64,7 @@ def foldable_pads(nodes: list[dict], weights: dict) -> list[tuple[dict, dict, li
 ITEM_BYTES = {"float32": 4, "int32": 4, "float16": 2, "uint16": 2, "uint8": 1, "bool": 1}
 
 
-def _entries(spec: dict, model_dir: Path) -> list[tuple[dict, bytes]]:
+def stored_weights(spec: dict, model_dir: Path) -> list[tuple[dict, bytes]]:
     """Every weights-manifest entry with its stored bytes, in manifest order."""
     entries = []
     for group in spec["weightsManifest"]:
@@ -86,7 +86,7 @@ def fold_zero_pads(model_dir: Path, shard_bytes: int) -> int:
     """
     model_json = model_dir / "model.json"
     spec = json.loads(model_json.read_text())
-    entries = _entries(spec, model_dir)
+    entries = stored_weights(spec, model_dir)
     int_constants = {e["name"]: np.frombuffer(data, "<i4").reshape(e["shape"])
                      for e, data in entries if e["dtype"] == "int32" and "quantization" not in e}
     nodes = spec["modelTopology"]["node"]

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from converter.fold_pads import fold_zero_pads, foldable_pads  # noqa: E402
+from converter.fold_pads import fold_zero_pads, foldable_pads, stored_weights  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSIFIER = REPO / "extension" / "model" / "classifier" / "model.json"
@@ -71,17 +71,12 @@ def test_the_shipped_classifier_has_no_pad_left_and_folding_changes_no_score(tmp
     assert len(explicit) == 5
 
     # undo the fold on a float32 copy (Pad nodes back in front of those convolutions), then fold again
-    entries = spec["weightsManifest"][0]
-    stored = b"".join((CLASSIFIER.parent / p).read_bytes() for p in entries["paths"])
-    data, offset = b"", 0
-    for entry in entries["weights"]:
-        count = int(np.prod(entry["shape"]))
+    data = b""
+    for entry, chunk in stored_weights(spec, CLASSIFIER.parent):
         if entry.pop("quantization", {}).get("dtype") == "float16":
-            data += np.frombuffer(stored, "<f2", count, offset).astype("<f4").tobytes()
-            offset += 2 * count
-        else:
-            data += stored[offset:offset + 4 * count]
-            offset += 4 * count
+            chunk = np.frombuffer(chunk, "<f2").astype("<f4").tobytes()
+        data += chunk
+    entries = spec["weightsManifest"][0]
     for i, conv in enumerate(n for n in spec["modelTopology"]["node"] if n.get("attr", {}).get("padding") == text("EXPLICIT")):
         pads = [int(v) for v in conv["attr"].pop("explicit_paddings")["list"]["i"]]
         conv["attr"]["padding"] = text("VALID")
