@@ -9,6 +9,11 @@ all the split's real faces (val and test), the AUC on the sources it trained
 on (test), and the share of real faces called "fake" at a threshold chosen
 on val (balanced accuracy, as training.calibrate chooses it), by source.
 Scores come from the PyTorch net, so no TensorFlow is needed.
+
+A run given as `a.pt+b.pt` is an ensemble: the mean of its members' logits,
+as training.ensemble packages one for the server (a member may also be a
+packaged model folder). Its left-out sources are
+those every member left out: a source one member saw is not held out.
 """
 
 import argparse
@@ -37,6 +42,20 @@ def torch_run(weights: Path) -> tuple[str, list, dict, callable]:
     return weights.stem, list(summary["config"].get("leave_out", [])), summary, lambda crops: val_scores(net, crops, torch.device("cpu"))
 
 
+def ensemble_scores(member_scores: list) -> np.ndarray:
+    """P(fake) of an ensemble: the sigmoid of the mean of the members' logits."""
+    p = np.clip(np.stack(member_scores).astype(np.float64), 1e-7, 1 - 1e-7)
+    return (1.0 / (1.0 + np.exp(-np.log(p / (1 - p)).mean(0)))).astype(np.float32)
+
+
+def ensemble_run(members: list) -> tuple[str, list, dict, callable]:
+    """Runs scored as one: their mean logit; held out only what every member left out."""
+    left_out = set(members[0][1]).intersection(*(m[1] for m in members[1:]))
+    name = "+".join(m[0] for m in members)
+    summary = {"best_val_auc": None}
+    return name, sorted(left_out), summary, lambda crops: ensemble_scores([m[3](crops) for m in members])
+
+
 def shipped_run(model_dir: Path, sources: set) -> tuple[str, list, dict, callable]:
     """A packaged model: the fake sources its recipe never named count as left out."""
     from scoring.classifier import Classifier
@@ -52,7 +71,7 @@ def shipped_run(model_dir: Path, sources: set) -> tuple[str, list, dict, callabl
 
 def report_run(run: tuple, splits: dict) -> dict:
     name, left_out, summary, score = run
-    row = {"run": name, "left_out": left_out, "best_val_auc": summary["best_val_auc"]}
+    row = {"run": name, "left_out": left_out, "best_val_auc": summary.get("best_val_auc")}
     scores = {split: score(crops) for split, crops in splits.items()}
     val = splits["val"]
     seen = ~np.isin(val.sources, left_out) | (val.labels == REAL)
@@ -91,7 +110,8 @@ def markdown(rows: list[dict]) -> str:
 def main(argv=None):
     cfg = TrainConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="*", help="state_dicts written by training.train (.json beside each)")
+    p.add_argument("runs", nargs="*", help="state_dicts written by training.train (.json beside each); "
+                   "a.pt+b.pt scores the two as an ensemble (mean logit); a member may be a packaged model folder")
     p.add_argument("--shipped", nargs="*", default=[],
                    help="packaged model folders (e.g. shipped_model) to report beside the runs")
     p.add_argument("--cache", default=str(cache_path(cfg.cache_dir, cfg.image_size, cfg.margin)),
@@ -100,7 +120,10 @@ def main(argv=None):
     a = p.parse_args(argv)
     splits = {name: load_split(a.cache, name) for name in SPLITS}
     sources = set(splits["val"].sources[splits["val"].labels == FAKE].tolist())
-    runs = [shipped_run(Path(d), sources) for d in a.shipped] + [torch_run(Path(w)) for w in a.runs]
+    runs = [shipped_run(Path(d), sources) for d in a.shipped]
+    for spec in a.runs:
+        members = [shipped_run(Path(w), sources) if Path(w).is_dir() else torch_run(Path(w)) for w in spec.split("+")]
+        runs.append(members[0] if len(members) == 1 else ensemble_run(members))
     rows = [report_run(run, splits) for run in runs]
     print(markdown(rows))
     if a.out:
