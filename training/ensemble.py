@@ -59,8 +59,12 @@ def ensemble_network(members: list):
     return keras.Model(image, layers.Activation("sigmoid", name=OUTPUT_LAYER)(mean), name="deepfake_ensemble")
 
 
-def package_ensemble(member_dirs: list, version: str, out, cache_dir: str | None = None,
+def package_ensemble(member_dirs: list, version: str, out, cache_dir: str | None = None, test_data=None,
                      skip_test: bool = False, workers: int = 2) -> Path:
+    """Write the ensemble's candidate folder `out`; return it.
+
+    test_data: the folder whose test split is scored (default: the first member's data).
+    """
     import keras
 
     from scoring.model_config import MODEL_FILE, SHIPPED_MODEL_DIR, GreyscaleRule, ModelConfig
@@ -106,11 +110,33 @@ def package_ensemble(member_dirs: list, version: str, out, cache_dir: str | None
     if not skip_test:
         from training.evaluate import evaluate
 
-        data = Path(configs[0].train_config.get("manifest", "../shared/data/faces/manifest.csv")).parent
+        data = test_data or Path(configs[0].train_config.get("manifest", TrainConfig().manifest)).parent
         report = evaluate(data, out / "metrics.json", out, workers)
         print(f"test AUC {report['overall']['auc']:.4f}; " + ", ".join(
             f"{s} {m['auc']:.4f}" for s, m in report["per_source"].items() if m["auc"] is not None))
+        write_ensemble_card(out)
     return out
+
+
+def write_ensemble_card(model_dir: Path) -> Path:
+    """MODEL_CARD.md of a packaged ensemble: its members, val calibration, test figures."""
+    from scoring.model_config import ModelConfig
+    from training.model_card import calibration_and_results
+
+    config = ModelConfig.load(model_dir)
+    members = "; ".join(f"{m['name']} {m['version']} (`{m['folder']}`)" for m in config.train_config["ensemble"])
+    lines = [
+        f"# {config.name} {config.version}: the server's model",
+        "",
+        f"Packaged by `python -m training.ensemble`: {len(config.train_config['ensemble'])} networks on the same "
+        f"face crop, their logits averaged. Members: {members}. Each member's card says how it was trained; "
+        "training/EXPERIMENTS.md says why two networks judge better than one.",
+        "",
+        *calibration_and_results(model_dir),
+    ]
+    card = model_dir / "MODEL_CARD.md"
+    card.write_text("\n".join(lines))
+    return card
 
 
 def main(argv=None):
@@ -120,10 +146,13 @@ def main(argv=None):
     p.add_argument("--name", default="ensemble", help="candidate folder name")
     p.add_argument("--out", default=None, help=f"candidate folder (default {CANDIDATES_DIR}/NAME)")
     p.add_argument("--cache-dir", default=None, help="face crops to calibrate on (default: the recipe's cache_dir)")
-    p.add_argument("--skip-test", action="store_true", help="no metrics.json: val calibration only")
+    p.add_argument("--test-data", default=None,
+                   help="data folder whose test split is scored (default: the first member's data folder)")
+    p.add_argument("--skip-test", action="store_true", help="no metrics.json or card: val calibration only")
     p.add_argument("--workers", type=int, default=2, help="scoring processes for the test split")
     a = p.parse_args(argv)
-    package_ensemble(a.members, a.version, a.out or CANDIDATES_DIR / a.name, a.cache_dir, a.skip_test, a.workers)
+    package_ensemble(a.members, a.version, a.out or CANDIDATES_DIR / a.name, a.cache_dir, a.test_data,
+                     a.skip_test, a.workers)
 
 
 if __name__ == "__main__":

@@ -67,12 +67,27 @@ def metrics_block(model_dir: Path) -> str:
     return f"{BEGIN}\n{metrics_tables(metrics, config)}\n{END}"
 
 
+def calibration_and_results(model_dir: Path) -> list[str]:
+    """A card's lines on the val calibration, then its measured test figures."""
+    config = ModelConfig.load(model_dir).to_dict()
+    val, grey = config["val_metrics"], config["greyscale"]
+    return [
+        f"- val: AUC {val['auc']:.4f}, accuracy {val['accuracy']:.4f} at threshold {config['threshold']}, "
+        f"uncertain band {config['uncertain_band']}",
+        f"- val faces turned grey: AUC {grey['val_auc']:.4f}, band {grey['uncertain_band']}",
+        "",
+        "## Results",
+        "",
+        metrics_block(model_dir),
+        "",
+    ]
+
+
 def write_candidate_card(model_dir: Path) -> Path:
     """MODEL_CARD.md of a packaged candidate: how its run went, val calibration, test figures."""
     config = ModelConfig.load(model_dir).to_dict()
-    recipe, run, val = config["train_config"], config["gpu_run"], config["val_metrics"]
+    recipe, run = config["train_config"], config["gpu_run"]
     best = max(run["history"], key=lambda row: row["val_auc"])
-    grey = config["greyscale"]
     lines = [
         f"# Candidate: {config['name']} {config['version']}",
         "",
@@ -85,14 +100,7 @@ def write_candidate_card(model_dir: Path) -> Path:
         + (f", left out: {', '.join(recipe['leave_out'])}" if recipe["leave_out"] else "")
         + f"; {run['minutes']} min; the recipe is `train_config` in config.json",
         f"- kept: epoch {best['epoch']}, val AUC {run['best_val_auc']:.4f}",
-        f"- val: AUC {val['auc']:.4f}, accuracy {val['accuracy']:.4f} at threshold {config['threshold']}, "
-        f"uncertain band {config['uncertain_band']}",
-        f"- val faces turned grey: AUC {grey['val_auc']:.4f}, band {grey['uncertain_band']}",
-        "",
-        "## Results",
-        "",
-        metrics_block(model_dir),
-        "",
+        *calibration_and_results(model_dir),
     ]
     card = model_dir / "MODEL_CARD.md"
     card.write_text("\n".join(lines))

@@ -65,7 +65,7 @@ def test_members_that_crop_differently_are_refused(tmp_path):
     from training.ensemble import package_ensemble
 
     other = tmp_path / "other"
-    shutil.copytree(SHIPPED_MODEL_DIR, other, ignore=shutil.ignore_patterns("face_detector", "*.png"))
+    shutil.copytree(SHIPPED_MODEL_DIR, other, ignore=shutil.ignore_patterns("face_detector", "server", "*.png"))
     config = json.loads((other / "config.json").read_text())
     config["margin"] = 0.4
     (other / "config.json").write_text(json.dumps(config))
@@ -83,7 +83,7 @@ def test_a_packaged_ensemble_scores_images_and_heatmaps_like_any_model(tmp_path,
     from training.ensemble import ENSEMBLE_NAME, package_ensemble
 
     out = package_ensemble([SHIPPED_MODEL_DIR, SHIPPED_MODEL_DIR], "0.0.1-test", tmp_path / "ensemble",
-                           cache_dir=str(fixture_cache.parent), skip_test=True)
+                           cache_dir=str(fixture_cache.parent), test_data=FIXTURES / "faces", workers=1)
     classifier, alone = Classifier(out), Classifier(SHIPPED_MODEL_DIR)
     assert (classifier.name, classifier.version) == (ENSEMBLE_NAME, "0.0.1-test")
     recipe = classifier.config.train_config
@@ -92,6 +92,8 @@ def test_a_packaged_ensemble_scores_images_and_heatmaps_like_any_model(tmp_path,
     scored, single = classifier.score_image(rgb), alone.score_image(rgb)
     assert [f.box for f in scored.faces] == [f.box for f in single.faces]
     assert scored.score == pytest.approx(single.score, abs=1e-4)  # twin members: the member's score
+    card = (out / "MODEL_CARD.md").read_text()
+    assert f"{alone.name} {alone.version}" in card and "| overall |" in card  # members named, test figures measured
     crop = classifier.crop(rgb, scored.faces[0])
     heat = GradCam(classifier.model, classifier.config.heatmap_layer)(crop[None])
     assert heat.shape == (1, 160, 160) and heat.max() > 0
