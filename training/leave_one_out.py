@@ -12,8 +12,8 @@ Scores come from the PyTorch net, so no TensorFlow is needed.
 
 A run given as `a.pt+b.pt` is an ensemble: the mean of its members' logits,
 as training.ensemble packages one for the server (a member may also be a
-packaged model folder). Its left-out sources are
-those every member left out: a source one member saw is not held out.
+packaged model folder). Its left-out sources are those every member left
+out: a source one member saw is not held out.
 """
 
 import argparse
