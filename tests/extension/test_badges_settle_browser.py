@@ -78,11 +78,12 @@ def removed_page(images: str, tag: str) -> str:
     return badge_page_html(
         "Removed and re-added", f"<div id='box'>{body}</div><div id='aside'></div>",
         "img{width:150px;height:150px;margin:4px}",
-        "window.whenScanning(() => setTimeout(() => {"
+        # window.changing: the page is not settled while half its images are out of it
+        "window.changing = true; window.whenScanning(() => setTimeout(() => {"
         " const out = [...document.images].filter((_, i) => i % 2); out.forEach(i => i.remove());"
         " window.lastChange = performance.now();"
         " setTimeout(() => { out.forEach(i => document.getElementById('aside').append(i));"
-        "   window.lastChange = performance.now(); }, 800); }, 200));",
+        "   window.lastChange = performance.now(); window.changing = false; }, 800); }, 200));",
     )
 
 
@@ -145,7 +146,8 @@ def settle(driver, tools: DevTools | None) -> list[dict]:
         if tools and stops < 2 and any(m["verdict"] == "scanning" for m in marked):
             stops += tools.stop_service_worker()
         since = driver.execute_script("return performance.now() - window.lastChange") / 1000
-        done = marked and all(m["verdict"] in FINAL for m in marked)
+        changing = driver.execute_script("return window.changing === true")  # a page's scripted changes still to come
+        done = marked and not changing and all(m["verdict"] in FINAL for m in marked)
         if not done and since > SETTLE_BOUND_S:
             stuck = [m for m in marked if m["verdict"] not in FINAL]
             raise AssertionError(f"{len(stuck)} of {len(marked)} badges not final {since:.0f} s after "
