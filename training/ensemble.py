@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from training.config import TrainConfig
-from training.package import CANDIDATES_DIR, calibration, greyscale_calibration, sha256
+from training.package import CANDIDATES_DIR, save_calibrated
 
 ENSEMBLE_NAME = "deepfake-ensemble"
 OUTPUT_LAYER = "fake_probability"  # the members' sigmoid unit; each becomes a logit in the ensemble
@@ -67,7 +67,7 @@ def package_ensemble(member_dirs: list, version: str, out, cache_dir: str | None
     """
     import keras
 
-    from scoring.model_config import MODEL_FILE, SHIPPED_MODEL_DIR, GreyscaleRule, ModelConfig
+    from scoring.model_config import MODEL_FILE, SHIPPED_MODEL_DIR, ModelConfig
     from training.crops import load_split
     from training.prepare import cache_path
 
@@ -84,28 +84,17 @@ def package_ensemble(member_dirs: list, version: str, out, cache_dir: str | None
     if not cache.is_file():
         raise SystemExit(f"{cache} not found: run python -m training.prepare (or pass --cache-dir).")
     members = [keras.models.load_model(Path(d) / MODEL_FILE, compile=False) for d in member_dirs]
-    model = ensemble_network(members)
-    val_crops = load_split(cache, "val")
-    calibrated = calibration(model, val_crops)
-    greyscale = greyscale_calibration(model, val_crops, calibrated["threshold"])
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / MODEL_FILE)
-    ModelConfig(
+    save_calibrated(
+        ensemble_network(members), load_split(cache, "val"), out,
         name=ENSEMBLE_NAME,
         version=version,
-        sha256=sha256(out / MODEL_FILE),
         input_size=size,
         margin=margin,
-        threshold=calibrated["threshold"],
-        uncertain_band=tuple(calibrated["uncertain_band"]),
-        greyscale=GreyscaleRule(**{**greyscale, "uncertain_band": tuple(greyscale["uncertain_band"])}),
         # Grad-CAM of the ensemble's score through the first member's last activation
         heatmap_layer=member_prefix(0) + configs[0].heatmap_layer,
-        parameters=int(model.count_params()),
-        val_metrics=calibrated["val_metrics"],
         train_config={"ensemble": [{"folder": str(d), "name": c.name, "version": c.version, "sha256": c.sha256}
                                    for d, c in zip(member_dirs, configs)], "combine": "mean logit"},
-    ).save(out)
+    )
     print(f"ensemble {version} of {', '.join(f'{c.name} {c.version}' for c in configs)} in {out}")
     if not skip_test:
         from training.evaluate import evaluate

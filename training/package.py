@@ -87,27 +87,29 @@ def greyscale_calibration(model, val_crops, threshold: float) -> dict:
     }
 
 
-def model_config(version: str, model_sha256: str, parameters: int, calibrated: dict, greyscale: dict,
-                 recipe: dict, run: dict):
-    """config.json of a packaged model, as scoring's ModelConfig (which validates and saves it)."""
-    from scoring.model_config import GreyscaleRule, ModelConfig
-    from training.model import LAST_CONV
+def save_calibrated(model, val_crops, out: Path, **fields):
+    """Calibrate `model` on val, save it and its config.json in `out`; return the ModelConfig.
 
-    return ModelConfig(
-        name=MODEL_NAME,
-        version=version,
-        sha256=model_sha256,
-        input_size=recipe["image_size"],
-        margin=recipe["margin"],
+    fields: the rest of scoring's ModelConfig (name, version, crop, heatmap layer, recipe), which
+    differ between one network (package) and an ensemble (training.ensemble).
+    """
+    from scoring.model_config import MODEL_FILE, GreyscaleRule, ModelConfig
+
+    calibrated = calibration(model, val_crops)
+    greyscale = greyscale_calibration(model, val_crops, calibrated["threshold"])
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / MODEL_FILE)
+    config = ModelConfig(
+        sha256=sha256(out / MODEL_FILE),
         threshold=calibrated["threshold"],
         uncertain_band=tuple(calibrated["uncertain_band"]),
         greyscale=GreyscaleRule(**{**greyscale, "uncertain_band": tuple(greyscale["uncertain_band"])}),
-        heatmap_layer=LAST_CONV,
-        parameters=parameters,
+        parameters=int(model.count_params()),
         val_metrics=calibrated["val_metrics"],
-        train_config=recipe,  # training.config.TrainConfig as the run used it
-        gpu_run=run,  # how the run went: best val AUC, minutes, every epoch (the key 1.3.0 and 1.4.0 use)
+        **fields,
     )
+    config.save(out)
+    return config
 
 
 def package(weights, version: str, out, cache_dir: str | None = None, test_data=None, skip_test: bool = False,
@@ -116,8 +118,9 @@ def package(weights, version: str, out, cache_dir: str | None = None, test_data=
 
     test_data: the folder whose test split is scored (default: the run's manifest's folder).
     """
-    from scoring.model_config import MODEL_FILE, SHIPPED_MODEL_DIR
+    from scoring.model_config import SHIPPED_MODEL_DIR
     from training.crops import load_split
+    from training.model import LAST_CONV
     from training.prepare import cache_path
 
     weights, out = Path(weights), Path(out)
@@ -135,14 +138,17 @@ def package(weights, version: str, out, cache_dir: str | None = None, test_data=
         raise SystemExit(f"{cache} not found: run python -m training.prepare (or pass --cache-dir).")
     val_crops = load_split(cache, "val")
 
-    model = keras_network(weights, cfg)
-    calibrated = calibration(model, val_crops)
-    greyscale = greyscale_calibration(model, val_crops, calibrated["threshold"])
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / MODEL_FILE)
-    run = {k: summary[k] for k in ("best_val_auc", "minutes", "history")}
-    model_config(version, sha256(out / MODEL_FILE), int(model.count_params()), calibrated, greyscale,
-                 summary["config"], run).save(out)
+    save_calibrated(
+        keras_network(weights, cfg), val_crops, out,
+        name=MODEL_NAME,
+        version=version,
+        input_size=cfg.image_size,
+        margin=cfg.margin,
+        heatmap_layer=LAST_CONV,
+        train_config=summary["config"],  # training.config.TrainConfig as the run used it
+        # how the run went: best val AUC, minutes, every epoch (the key 1.3.0 and 1.4.0 use)
+        gpu_run={k: summary[k] for k in ("best_val_auc", "minutes", "history")},
+    )
     print(f"candidate {version} in {out}")
     if not skip_test:
         from training.evaluate import evaluate
