@@ -32,7 +32,9 @@ const ENTRIES = [
 // (lib/scorer-pool.js). Built together with code splitting, so TF.js is one
 // shared chunk (chunks/), loaded by the workers, and by the document only
 // where it scores itself: workers must be files of the extension (MV3 allows
-// no blob: or eval'd workers), and module workers import chunks like pages
+// no blob: or eval'd workers), and module workers import chunks like pages.
+// The webgl and cpu backends are chunks of their own, which lib/scorer.js
+// imports only when it tries them: the workers, on wasm, never load them
 const SCORER_ENTRIES = ['offscreen.js', 'scorer-worker.js'];
 // the self-test page: its own copy of TF.js, as a page that scores directly
 const SELFTEST_ENTRIES = SELFTEST ? ['selftest.js'] : [];

@@ -4,7 +4,7 @@
 // ?urls=...&backend=...
 // (&threads=1 for single-threaded wasm).
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './lib/tf.js';
 
 import { readProvenance } from './lib/provenance.js';
 import {

@@ -12,6 +12,7 @@ import base64
 import csv
 import hashlib
 import json
+import re
 import statistics
 import sys
 import time
@@ -314,16 +315,32 @@ def active_tab_id(tools: DevTools) -> int:
 
 # ---------------------------------------------------------------- the build
 
+def static_imports(dist, script: str) -> set[str]:
+    """The files `script` loads before it runs: its static imports, theirs, and so on."""
+    seen, todo = set(), [script]
+    while todo:
+        path = dist / todo.pop()
+        for name in re.findall(rb'(?:from|import)\s*"\./(?:chunks/)?([\w.-]+\.js)"', path.read_bytes()):
+            found = f"chunks/{name.decode()}"
+            if found not in seen:
+                seen.add(found)
+                todo.append(found)
+    return seen
+
+
 def test_the_shipped_build_holds_one_tfjs_and_no_self_test_page(dist):
     """The self-test page (and the copy of TF.js it bundles) is for tests and benchmarks only."""
     assert not list(dist.glob("selftest*")), sorted(p.name for p in dist.iterdir())
-    # a string only TF.js's core holds: which bundles carry a copy of it
-    with_tfjs = sorted(str(p.relative_to(dist)) for p in dist.rglob("*.js")
-                       if b"WEBGL_RENDER_FLOAT32_CAPABLE" in p.read_bytes())
+    # a string only TF.js's core holds (the page parameter of its flags): which bundles carry a copy
+    with_tfjs = sorted(str(p.relative_to(dist)) for p in dist.rglob("*.js") if b"tfjsflags" in p.read_bytes())
     # one chunk, which the scorer workers import, and the offscreen document only where it scores itself
     assert len(with_tfjs) == 1 and with_tfjs[0].startswith("chunks/"), with_tfjs
-    chunk = with_tfjs[0].removeprefix("chunks/").encode()
-    assert chunk in (dist / "scorer-worker.js").read_bytes()
+    worker_loads = static_imports(dist, "scorer-worker.js")
+    assert with_tfjs[0] in worker_loads
+    # the webgl backend (the only code that asks for a "webgl2" context, besides the offscreen
+    # document's GPU check) is a chunk of its own, which the wasm workers never load at start
+    webgl = sorted(str(p.relative_to(dist)) for p in (dist / "chunks").glob("*.js") if b"webgl2" in p.read_bytes())
+    assert len(webgl) == 1 and webgl[0] not in worker_loads, (webgl, sorted(worker_loads))
 
 
 # ---------------------------------------------------------------- verdicts

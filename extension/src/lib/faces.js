@@ -6,14 +6,18 @@
 // converter's parity test holds this file and scoring/faces.py together, so a
 // change to one needs the same change to the other.
 //
-// Images here are int32 or float32 tensors of shape [height, width, 3] in
-// 0..255. A "placed" image is a square of `side` x `side` zeros with the tensor
-// `t` at (ox, oy): letterboxing and zero-padded crops stay that small until
-// the square has been halved down to a few times the target size, so a
-// 2000 px photo's 8000 px letterbox never exists as a tensor. The halving sums
-// the same four pixels as Python's, zeros included, so the result is the same.
+// Images here are ImageData-like { width, height, data } (RGBA bytes, as
+// getImageData gives them; alpha is ignored), and tensors made from them are
+// float32 [height, width, 3] in 0..255. Windows of an image are copied out of
+// its bytes here: TF.js's wasm slice and pad took 2-3 ms for one face crop of
+// a 224 px photo, a fifth of the classifier's own time. A "placed" image is a
+// square of `side` x `side` zeros with the tensor `t` at (ox, oy):
+// letterboxing and zero-padded crops stay that small until the square has
+// been halved down to a few times the target size, so a 2000 px photo's
+// 8000 px letterbox never exists as a tensor. The halving sums the same four
+// pixels as Python's, zeros included, so the result is the same.
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 
 /** Round half up, as Python's scoring._round (floor(v + 0.5)) does. */
 export function roundHalfUp(v) {
@@ -21,20 +25,66 @@ export function roundHalfUp(v) {
 }
 
 /**
+ * The w x h window of img whose top left is (x, y), as a float32 tensor
+ * [h, w, 3]; `pad` zeros around it on every side when given ([top, bottom,
+ * left, right]). The window lies inside the image.
+ */
+function windowOf(img, x, y, w, h, [top, bottom, left, right] = [0, 0, 0, 0]) {
+  const rowLength = (left + w + right) * 3;
+  const out = new Float32Array((top + h + bottom) * rowLength);
+  const { data, width } = img;
+  for (let row = 0; row < h; row += 1) {
+    let src = ((y + row) * width + x) * 4;
+    let dst = (top + row) * rowLength + left * 3;
+    for (let col = 0; col < w; col += 1, src += 4, dst += 3) {
+      out[dst] = data[src];
+      out[dst + 1] = data[src + 1];
+      out[dst + 2] = data[src + 2];
+    }
+  }
+  return tf.tensor3d(out, [top + h + bottom, left + w + right, 3], 'float32');
+}
+
+/** The part of the side x side square at (x0, y0) that lies in img, or null. */
+function inImage(img, x0, y0, side) {
+  const sx0 = Math.max(x0, 0);
+  const sy0 = Math.max(y0, 0);
+  const sx1 = Math.min(x0 + side, img.width);
+  const sy1 = Math.min(y0 + side, img.height);
+  if (sx1 <= sx0 || sy1 <= sy0) {
+    return null;
+  }
+  return { x: sx0, y: sy0, w: sx1 - sx0, h: sy1 - sy0 };
+}
+
+/**
  * The side x side window of img at (x0, y0), zeros where it leaves the image
  * (Python's _place), kept as a placed image: { t, ox, oy, side }.
  */
 export function place(img, x0, y0, side) {
-  const [h, w] = img.shape;
-  const sx0 = Math.max(x0, 0);
-  const sy0 = Math.max(y0, 0);
-  const sx1 = Math.min(x0 + side, w);
-  const sy1 = Math.min(y0 + side, h);
-  if (sx1 <= sx0 || sy1 <= sy0) {
+  const part = inImage(img, x0, y0, side);
+  if (part === null) {
     return { t: null, ox: 0, oy: 0, side };
   }
-  const t = tf.slice(img, [sy0, sx0, 0], [sy1 - sy0, sx1 - sx0, 3]);
-  return { t: tf.cast(t, 'float32'), ox: sx0 - x0, oy: sy0 - y0, side };
+  const { x, y, w, h } = part;
+  return { t: windowOf(img, x, y, w, h), ox: x - x0, oy: y - y0, side };
+}
+
+/** The whole side x side window of img at (x0, y0), zeros outside the image. */
+function square(img, x0, y0, side) {
+  const part = inImage(img, x0, y0, side);
+  if (part === null) {
+    return tf.zeros([side, side, 3], 'float32');
+  }
+  const { x, y, w, h } = part;
+  const top = y - y0;
+  const left = x - x0;
+  return windowOf(img, x, y, w, h, [
+    top,
+    side - top - h,
+    left,
+    side - left - w,
+  ]);
 }
 
 // one axis of a halving step: the slice of the placed tensor to keep, the
@@ -91,17 +141,24 @@ export function materialise(placed) {
 }
 
 /**
- * Resize a placed square to size x size float32 (Python's resize_square):
- * halve while the side is at least `resize.halve_at` times the target, then
- * bilinear with half-pixel centres.
+ * The side x side window of img at (x0, y0) resized to size x size float32
+ * (Python's resize_square of its _place): halve while the side is at least
+ * `resize.halve_at` times the target, then bilinear with half-pixel centres.
  */
-export function resizeSquare(placed, size, resize) {
-  let p = placed;
-  while (p.side >= resize.halve_at * size) {
-    p = halve(p);
+export function resizeWindow(img, x0, y0, side, size, resize) {
+  let squared;
+  if (side < resize.halve_at * size) {
+    // no halving: the square itself, zeros included, in one copy
+    squared = square(img, x0, y0, side);
+  } else {
+    let p = place(img, x0, y0, side);
+    while (p.side >= resize.halve_at * size) {
+      p = halve(p);
+    }
+    squared = materialise(p);
   }
   return tf.image.resizeBilinear(
-    materialise(p),
+    squared,
     [size, size],
     resize.align_corners,
     resize.half_pixel_centers,
@@ -109,11 +166,11 @@ export function resizeSquare(placed, size, resize) {
 }
 
 // boxes (N x 4: x, y, w, h in detector pixels) and scores (N) for a square
-function rawDetections(detector, placed, det, resize) {
+function rawDetections(detector, img, x0, y0, side, det, resize) {
   return tf.tidy(() => {
     const size = det.input_size;
     const x = tf
-      .div(resizeSquare(placed, size, resize), det.input_divisor)
+      .div(resizeWindow(img, x0, y0, side, size, resize), det.input_divisor)
       .sub(det.input_offset);
     // the four outputs, in the order Python reads them (sorted by name):
     // scores 512x1, scores 384x1, regressors 512x16, regressors 384x16
@@ -137,13 +194,13 @@ function rawDetections(detector, placed, det, resize) {
 }
 
 // letterbox rgb so its long side is `fill` of a square, centred; detect
-async function detectInSquare(detector, rgb, pass, det, resize) {
-  const [h, w] = rgb.shape;
+async function detectInSquare(detector, img, pass, det, resize) {
+  const { width: w, height: h } = img;
   const side = roundHalfUp(Math.max(h, w) / pass.fill);
   const x0 = Math.floor((side - w) / 2);
   const y0 = Math.floor((side - h) / 2);
   const { boxes, scores } = tf.tidy(() =>
-    rawDetections(detector, place(rgb, -x0, -y0, side), det, resize),
+    rawDetections(detector, img, -x0, -y0, side, det, resize),
   );
   const corners = tf.tidy(() => {
     const [bx, by, bw, bh] = tf.unstack(boxes, 1);
@@ -183,13 +240,13 @@ async function detectInSquare(detector, rgb, pass, det, resize) {
 }
 
 /**
- * Faces in an RGB tensor [h, w, 3], surest first; [] when there is none
+ * Faces in an image (ImageData-like), surest first; [] when there is none
  * (Python's detect_faces). Each face is { box: [x, y, w, h], confidence }.
  */
-export async function detectFaces(detector, rgb, info) {
+export async function detectFaces(detector, img, info) {
   const det = info.face_detector;
   for (const pass of det.passes) {
-    const faces = await detectInSquare(detector, rgb, pass, det, info.resize);
+    const faces = await detectInSquare(detector, img, pass, det, info.resize);
     if (faces.length) {
       return faces;
     }
@@ -201,12 +258,12 @@ export async function detectFaces(detector, rgb, info) {
  * The square face crop the model sees: size x size x 3 float32 in 0..255
  * (Python's crop_face). Call inside tf.tidy.
  */
-export function cropFace(rgb, box, margin, size, resize) {
+export function cropFace(img, box, margin, size, resize) {
   const [x, y, w, h] = box;
   const side = Math.max(roundHalfUp(Math.max(w, h) * (1 + 2 * margin)), 1);
   const x0 = roundHalfUp(x + w / 2 - side / 2);
   const y0 = roundHalfUp(y + h / 2 - side / 2);
-  return resizeSquare(place(rgb, x0, y0, side), size, resize);
+  return resizeWindow(img, x0, y0, side, size, resize);
 }
 
 /**

@@ -12,7 +12,7 @@
 //   const { verdict, score } = imageVerdict(faces, scorer.info.threshold,
 //     scorer.info.uncertain_band, scorer.info.greyscale.uncertain_band);
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import {
   getThreadsCount,
   setThreadsCount,
@@ -144,8 +144,18 @@ async function startWasm(wasmPath, maxThreads) {
   return true;
 }
 
+// the backends other than wasm, imported the first time one is tried: the
+// scorer workers, on wasm only, never load their code
+const OTHER_BACKENDS = {
+  webgl: () => import('@tensorflow/tfjs-backend-webgl'),
+  cpu: () => import('@tensorflow/tfjs-backend-cpu'),
+};
+
 async function tryBackend(name, wasmPath, maxThreads) {
   try {
+    if (name !== 'wasm') {
+      await OTHER_BACKENDS[name]();
+    }
     const started =
       name === 'wasm'
         ? await startWasm(wasmPath, maxThreads)
@@ -259,46 +269,39 @@ export async function createScorer({
 
   async function scoreImage(imageData) {
     const { width, height } = imageData;
-    const rgb = tf.browser.fromPixels(imageData, 3);
-    try {
-      const t0 = performance.now();
-      const found = await detectFaces(detector, rgb, info);
-      const t1 = performance.now();
-      let scores = [];
-      let spreads = [];
-      if (found.length) {
-        const [p, spread] = tf.tidy(() => {
-          const crops = found.map((f) =>
-            cropFace(rgb, f.box, info.margin, size, info.resize),
-          );
-          return [
-            scoreCrops(tf.stack(crops)),
-            tf.stack(
-              crops.map((c) => colourSpread(c, info.greyscale.top_share)),
-            ),
-          ];
-        });
-        [scores, spreads] = (await Promise.all([p.data(), spread.data()])).map(
-          (values) => Array.from(values),
+    const t0 = performance.now();
+    const found = await detectFaces(detector, imageData, info);
+    const t1 = performance.now();
+    let scores = [];
+    let spreads = [];
+    if (found.length) {
+      const [p, spread] = tf.tidy(() => {
+        const crops = found.map((f) =>
+          cropFace(imageData, f.box, info.margin, size, info.resize),
         );
-        p.dispose();
-        spread.dispose();
-      }
-      const t2 = performance.now();
-      return {
-        faces: found.map((f, i) => ({
-          box: f.box,
-          score: scores[i],
-          confidence: f.confidence,
-          // black-and-white: judged with info.greyscale.uncertain_band
-          greyscale: spreads[i] <= info.greyscale.max_spread,
-        })),
-        image: { width, height },
-        timings: { detectMs: t1 - t0, classifyMs: t2 - t1 },
-      };
-    } finally {
-      rgb.dispose();
+        return [
+          scoreCrops(tf.stack(crops)),
+          tf.stack(crops.map((c) => colourSpread(c, info.greyscale.top_share))),
+        ];
+      });
+      [scores, spreads] = (await Promise.all([p.data(), spread.data()])).map(
+        (values) => Array.from(values),
+      );
+      p.dispose();
+      spread.dispose();
     }
+    const t2 = performance.now();
+    return {
+      faces: found.map((f, i) => ({
+        box: f.box,
+        score: scores[i],
+        confidence: f.confidence,
+        // black-and-white: judged with info.greyscale.uncertain_band
+        greyscale: spreads[i] <= info.greyscale.max_spread,
+      })),
+      image: { width, height },
+      timings: { detectMs: t1 - t0, classifyMs: t2 - t1 },
+    };
   }
 
   function dispose() {
