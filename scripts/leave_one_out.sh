@@ -4,7 +4,8 @@
 # for every row; a finished run (its .json is written last) is kept, an
 # interrupted one resumes. RECIPES picks which rows: "new" (with the fakes
 # made from real faces, half the fake draws), "old" (without), "made" (four
-# fifths of the fake draws made from real faces). SCHEDULE picks how long: "short"
+# fifths of the fake draws made from real faces), "mid" (three fifths, between
+# the two). SCHEDULE picks how long: "short"
 # (800 steps of 32 faces, 20-40 min a row on 2 cores: every row so far) or
 # "cpu" (scripts/cpu_schedule.sh, the recipe's own: about an hour a row).
 set -euo pipefail
@@ -20,6 +21,8 @@ esac
 old_fakes=(--fake-weights dfdc=0.2 lfw_faceswap=0.08 stylegan_ffhq=0.1 sdfd=0.1 genphotos=0.07)
 made_fakes=(--fake-weights dfdc=0.08 lfw_faceswap=0.04 stylegan_ffhq=0.04 sdfd=0.04 genphotos=0.03
             reconstruction=0.45 self_blend=0.32)
+mid_fakes=(--fake-weights dfdc=0.14 lfw_faceswap=0.06 stylegan_ffhq=0.07 sdfd=0.06 genphotos=0.05
+           reconstruction=0.36 self_blend=0.26)
 runs=()
 for recipe in ${RECIPES:-new old}; do
     for left_out in "sdfd" "stylegan_ffhq genphotos"; do
@@ -29,7 +32,8 @@ for recipe in ${RECIPES:-new old}; do
             new) ;;
             old) extra=("${old_fakes[@]}") ;;
             made) extra=("${made_fakes[@]}") ;;
-            *) echo "RECIPES holds new, old or made, not ${recipe}" >&2; exit 2 ;;
+            mid) extra=("${mid_fakes[@]}") ;;
+            *) echo "RECIPES holds new, old, made or mid, not ${recipe}" >&2; exit 2 ;;
         esac
         if [[ ! -f "${out%.pt}.json" ]]; then
             resume=()
