@@ -33,7 +33,6 @@ import json
 import os
 import tempfile
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -146,33 +145,13 @@ def call(driver, fn: str, arg):
 
 def load_watching_wasm(browser, backend: str) -> tuple[dict, float, list[str]]:
     """selftest.load(backend) through DevTools: its value, in-page ms, and the .wasm files fetched meanwhile."""
-    import websocket  # websocket-client, as harness/devtools.py uses
+    from harness.devtools import DevTools
 
-    address = browser.driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
-    listed = json.load(urllib.request.urlopen(f"http://{address}/json/list", timeout=10))
-    page = next(t["webSocketDebuggerUrl"] for t in listed if t["url"] == browser.url("selftest.html"))
-    ws = websocket.create_connection(page, suppress_origin=True, timeout=SCRIPT_TIMEOUT_S)
-    fetched = []
-    try:
-        ws.send(json.dumps({"id": 1, "method": "Network.enable", "params": {}}))
-        expression = LOAD_JS % json.dumps(backend)
-        params = {"expression": expression, "awaitPromise": True, "returnByValue": True}
-        ws.send(json.dumps({"id": 2, "method": "Runtime.evaluate", "params": params}))
-        while True:
-            message = json.loads(ws.recv())
-            if message.get("method") == "Network.requestWillBeSent":
-                url = message["params"]["request"]["url"]
-                if url.endswith(".wasm"):
-                    fetched.append(url.rsplit("/", 1)[-1])
-            elif message.get("id") == 2:
-                break
-    finally:
-        ws.close()
-    result = message.get("result", {})
-    if "exceptionDetails" in result or "error" in message:
-        raise RuntimeError(f"selftest.load({backend!r}) failed in the page: {result or message['error']}")
-    value = result["result"]["value"]
-    return value["out"], value["ms"], fetched
+    tools = DevTools(browser)
+    page = tools.pages(browser.url("selftest.html"))[0]["targetId"]
+    value, requested = tools.evaluate_watching_requests(page, LOAD_JS % json.dumps(backend))
+    wasm_files = [url.rsplit("/", 1)[-1] for url in requested if url.endswith(".wasm")]
+    return value["out"], value["ms"], wasm_files
 
 
 def time_backend(browser, backend: str, urls: list[str], rounds: int, budget_s: float) -> dict:

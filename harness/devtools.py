@@ -91,8 +91,18 @@ class DevTools:
 
     def evaluate(self, target_id: str, expression: str):
         """Evaluate `expression` (awaiting a promise) in a target; returns its value."""
+        return self._evaluate(target_id, expression, watch_requests=False)[0]
+
+    def evaluate_watching_requests(self, target_id: str, expression: str) -> tuple:
+        """evaluate(), and the URLs the target requested meanwhile, in order."""
+        return self._evaluate(target_id, expression, watch_requests=True)
+
+    def _evaluate(self, target_id: str, expression: str, watch_requests: bool) -> tuple:
         ws = self._connect(target_id)
+        requested = []
         try:
+            if watch_requests:
+                ws.send(json.dumps({"id": next(self.ids), "method": "Network.enable", "params": {}}))
             call_id = next(self.ids)
             ws.send(json.dumps({
                 "id": call_id,
@@ -101,7 +111,9 @@ class DevTools:
             }))
             while True:
                 message = json.loads(ws.recv())
-                if message.get("id") == call_id:
+                if message.get("method") == "Network.requestWillBeSent":
+                    requested.append(message["params"]["request"]["url"])
+                elif message.get("id") == call_id:
                     break
         finally:
             ws.close()
@@ -111,7 +123,7 @@ class DevTools:
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
             raise RuntimeError(f"the service worker threw: {details.get('exception', {}).get('description', details)}")
-        return result["result"].get("value")
+        return result["result"].get("value"), requested
 
     def offscreen_document(self) -> str:
         """The target id of the extension's offscreen document (where images are scored)."""
