@@ -122,7 +122,7 @@ class DevTools:
         result = message["result"]
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
-            raise RuntimeError(f"the service worker threw: {details.get('exception', {}).get('description', details)}")
+            raise RuntimeError(f"the evaluated script threw: {details.get('exception', {}).get('description', details)}")
         return result["result"].get("value"), requested
 
     def offscreen_document(self) -> str:

@@ -151,15 +151,18 @@ const OTHER_BACKENDS = {
   cpu: () => import('@tensorflow/tfjs-backend-cpu'),
 };
 
+/** webgl or cpu: its code loaded, then started. */
+async function startOther(name) {
+  await OTHER_BACKENDS[name]();
+  return tf.setBackend(name);
+}
+
 async function tryBackend(name, wasmPath, maxThreads) {
   try {
-    if (name !== 'wasm') {
-      await OTHER_BACKENDS[name]();
-    }
     const started =
       name === 'wasm'
         ? await startWasm(wasmPath, maxThreads)
-        : await tf.setBackend(name);
+        : await startOther(name);
     if (!started) {
       return false;
     }
