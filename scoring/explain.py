@@ -23,21 +23,35 @@ HEAT_ALPHA = 0.6  # tint at the hottest spot; the face stays visible beneath it
 
 
 class GradCam:
-    """Grad-CAM of P(fake) for a Keras model with one sigmoid output."""
+    """Grad-CAM of P(fake) for a Keras model with one sigmoid output.
 
-    def __init__(self, model, layer_name: str = DEFAULT_HEATMAP_LAYER):
-        """layer_name: the activation to explain (a model's ModelConfig.heatmap_layer)."""
+    An ensemble (training.ensemble) is explained through every member's last
+    activation at once: its score moves with each member's logit, so the map
+    sums each member's gradient-weighted channels, and a face that only one
+    member finds fake still shows where.
+    """
+
+    def __init__(self, model, layer_names: str | tuple[str, ...] = DEFAULT_HEATMAP_LAYER):
+        """layer_names: the activation(s) to explain (a model's ModelConfig.heatmap_layer)."""
         import keras
 
-        try:
-            layer = model.get_layer(layer_name)
-        except ValueError as e:
-            raise ValueError(
-                f"The model has no layer {layer_name!r} to take heatmaps from; "
-                "set heatmap_layer in its config.json to its last convolutional activation."
-            ) from e
-        self.layer_name = layer_name
-        self._model = keras.Model(model.inputs, [layer.output, model.outputs[0]])
+        names = (layer_names,) if isinstance(layer_names, str) else tuple(layer_names)
+        layers = []
+        for name in names:
+            try:
+                layers.append(model.get_layer(name))
+            except ValueError as e:
+                raise ValueError(
+                    f"The model has no layer {name!r} to take heatmaps from; "
+                    "set heatmap_layer in its config.json to its last convolutional activation "
+                    "(for an ensemble, a list of each member's)."
+                ) from e
+        shapes = {tuple(layer.output.shape[1:3]) for layer in layers}
+        if len(shapes) > 1:
+            raise ValueError(f"The heatmap layers {list(names)} have different grids {sorted(shapes)}; "
+                             "name activations of one size, such as each member's last one.")
+        self.layer_names = names
+        self._model = keras.Model(model.inputs, [*(layer.output for layer in layers), model.outputs[0]])
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """N x S x S heatmaps in 0..1 for N x S x S x 3 crops; 1 marks the strongest evidence of a fake."""
@@ -46,11 +60,12 @@ class GradCam:
         crops = np.asarray(crops, np.float32)
         x = tf.convert_to_tensor(crops)
         with tf.GradientTape() as tape:
-            activation, p_fake = self._model(x, training=False)
+            *activations, p_fake = self._model(x, training=False)
             p_fake = p_fake[:, 0]
-        grads = tape.gradient(p_fake, activation)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        cams = tf.nn.relu(tf.reduce_sum(weights * activation, axis=-1)).numpy()
+        grads = tape.gradient(p_fake, activations)
+        weighted = [tf.reduce_sum(tf.reduce_mean(g, axis=(1, 2), keepdims=True) * a, axis=-1)
+                    for g, a in zip(grads, activations)]
+        cams = tf.nn.relu(tf.add_n(weighted)).numpy()
         size = crops.shape[2], crops.shape[1]
         return np.stack([_upsample(cam, size) for cam in cams])
 

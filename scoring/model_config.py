@@ -81,7 +81,8 @@ class ModelConfig:
     output: str = "P(fake), one sigmoid unit"
     # None: black-and-white faces are judged like colour ones (models before 1.4.0)
     greyscale: GreyscaleRule | None = None
-    heatmap_layer: str = DEFAULT_HEATMAP_LAYER  # the activation Grad-CAM heatmaps are taken from
+    # the activation Grad-CAM heatmaps are taken from; an ensemble lists each member's (config.json: a list)
+    heatmap_layer: str | tuple[str, ...] = DEFAULT_HEATMAP_LAYER
     parameters: int | None = None
     # records of how the model was made and how it scored on val: shown, never used to score
     val_metrics: dict = field(default_factory=dict)
@@ -93,9 +94,13 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ModelConfigError naming the first wrong value."""
-        for key in ("name", "version", "heatmap_layer"):
+        for key in ("name", "version"):
             if not isinstance(getattr(self, key), str) or not getattr(self, key).strip():
                 _fail(f"{key} must be a non-empty string")
+        layers = self.heatmap_layer
+        if not (isinstance(layers, str) or (isinstance(layers, tuple) and layers)) or not all(
+                isinstance(name, str) and name.strip() for name in self.heatmap_layers):
+            _fail("heatmap_layer must be a non-empty string, or for an ensemble a list of them")
         if not isinstance(self.input_size, int) or isinstance(self.input_size, bool) or not 16 <= self.input_size <= 1024:
             _fail(f"input_size is {self.input_size!r}; it must be a whole number of pixels from 16 to 1024")
         if not _number(self.margin) or not 0 <= self.margin <= 2:
@@ -115,6 +120,11 @@ class ModelConfig:
             if not _number(grey.max_spread) or not 0 <= grey.max_spread <= 255:
                 _fail(f"greyscale.max_spread is {grey.max_spread!r}; it must be 0 to 255 levels")
             _check_band("greyscale.uncertain_band", grey.uncertain_band, self.threshold)
+
+    @property
+    def heatmap_layers(self) -> tuple[str, ...]:
+        """Every activation the heatmap is taken from: one for a network, one a member for an ensemble."""
+        return (self.heatmap_layer,) if isinstance(self.heatmap_layer, str) else self.heatmap_layer
 
     @property
     def greyscale_rule(self) -> GreyscaleRule:
@@ -144,6 +154,8 @@ class ModelConfig:
             _fail(f"it lacks {', '.join(missing)}")
         values = {key: value for key, value in data.items() if key in known}
         try:
+            if isinstance(values.get("heatmap_layer"), list):
+                values["heatmap_layer"] = tuple(values["heatmap_layer"])
             for key in ("uncertain_band", "class_order"):
                 if key in values:
                     values[key] = tuple(values[key])

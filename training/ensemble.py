@@ -90,8 +90,8 @@ def package_ensemble(member_dirs: list, version: str, out, cache_dir: str | None
         version=version,
         input_size=size,
         margin=margin,
-        # Grad-CAM of the ensemble's score through the first member's last activation
-        heatmap_layer=member_prefix(0) + configs[0].heatmap_layer,
+        # Grad-CAM of the ensemble's score through every member's last activation
+        heatmap_layer=tuple(member_prefix(i) + name for i, c in enumerate(configs) for name in c.heatmap_layers),
         train_config={"ensemble": [{"folder": str(d), "name": c.name, "version": c.version, "sha256": c.sha256}
                                    for d, c in zip(member_dirs, configs)], "combine": "mean logit"},
     )

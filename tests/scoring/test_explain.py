@@ -61,6 +61,50 @@ def test_a_model_without_the_layer_is_refused(red_means_fake):
         GradCam(red_means_fake)
 
 
+@pytest.fixture(scope="module")
+def two_members():
+    """An ensemble's shape: member 0 calls red fake, member 1 blue, and their logits are averaged."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    logits = []
+    for i, channel in enumerate((0, 2)):
+        evidence = keras.layers.Conv2D(1, 1, use_bias=False, name=f"m{i}_evidence")
+        features = evidence(inputs)
+        logits.append(keras.layers.Dense(1, name=f"m{i}_logit")(keras.layers.GlobalAveragePooling2D()(features)))
+        kernel = np.zeros((1, 1, 3, 1), np.float32)
+        kernel[0, 0, channel, 0] = 1 / 255
+        evidence.set_weights([kernel])
+    output = keras.layers.Activation("sigmoid")(keras.layers.Average()(logits))
+    model = keras.Model(inputs, output)
+    for i in range(2):
+        model.get_layer(f"m{i}_logit").set_weights([np.array([[8.0]], np.float32), np.zeros(1, np.float32)])
+    return model
+
+
+@pytest.mark.parametrize(("layers", "red_hot", "blue_hot"), [
+    (("m0_evidence", "m1_evidence"), True, True),  # the ensemble's map: what either member found
+    ("m0_evidence", True, False),  # one member's map misses what the other found
+    (("m1_evidence",), False, True),
+])
+def test_an_ensembles_heatmap_shows_every_members_evidence(two_members, layers, red_hot, blue_hot):
+    crop = np.zeros((SIZE, SIZE, 3), np.float32)
+    crop[:8, :8] = (255, 0, 0)
+    crop[24:, 24:] = (0, 0, 255)
+    heat = GradCam(two_members, layers)(crop[None])[0]
+    assert (heat[2:6, 2:6].min() > 0.5) == red_hot
+    assert (heat[26:30, 26:30].min() > 0.5) == blue_hot
+    assert heat[12:20, 12:20].max() < 0.2
+
+
+def test_heatmap_layers_of_different_grids_are_refused():
+    inputs = keras.Input((SIZE, SIZE, 3))
+    full = keras.layers.Conv2D(1, 1, name="full")(inputs)
+    half = keras.layers.Conv2D(1, 1, strides=2, name="half")(inputs)
+    pooled = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling2D()(t) for t in (full, half)])
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(pooled))
+    with pytest.raises(ValueError, match="different grids"):
+        GradCam(model, ("full", "half"))
+
+
 def test_overlay_is_a_png_of_the_crop_tinted_where_hot():
     crop = np.full((SIZE, SIZE, 3), 128, np.uint8)
     heat = np.zeros((SIZE, SIZE), np.float32)

@@ -31,6 +31,15 @@ def test_a_config_from_before_heatmap_layer_and_greyscale_reads_with_their_defau
     assert "face_detector" not in config.to_dict() and "tta_flip" not in config.to_dict()
 
 
+def test_an_ensembles_heatmap_layers_round_trip_as_a_list(tmp_path):
+    layers = ["m0_features_18_relu", "m1_features_18_relu"]
+    ModelConfig.from_dict({**SHIPPED, "heatmap_layer": layers}).save(tmp_path)
+    config = ModelConfig.load(tmp_path)
+    assert config.heatmap_layers == tuple(layers)
+    assert json.loads((tmp_path / CONFIG_FILE).read_text())["heatmap_layer"] == layers
+    assert ModelConfig.load(SHIPPED_MODEL_DIR).heatmap_layers == (SHIPPED["heatmap_layer"],)
+
+
 # (what is changed, the value, what the message says)
 BAD_VALUES = [
     ("threshold", 1.5, "threshold is 1.5; it must lie strictly between 0 and 1"),
@@ -44,6 +53,9 @@ BAD_VALUES = [
     ("sha256", "abc", "sha256 is 'abc'; it must be 64 lowercase hex digits"),
     ("name", "", "name must be a non-empty string"),
     ("heatmap_layer", "", "heatmap_layer must be a non-empty string"),
+    ("heatmap_layer", [], "heatmap_layer must be a non-empty string, or for an ensemble a list of them"),
+    ("heatmap_layer", ["m0_features_18_relu", ""], "heatmap_layer must be a non-empty string"),
+    ("heatmap_layer", 18, "heatmap_layer must be a non-empty string"),
     ("tta_flip", True, "tta_flip is True; this version scores one pass per face and no longer averages in the mirror"),
     ("tta_flip", "yes", "tta_flip is 'yes'; this version scores one pass per face"),
     ("greyscale", {**SHIPPED["greyscale"], "top_share": 0}, "greyscale.top_share is 0"),

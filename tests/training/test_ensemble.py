@@ -95,5 +95,7 @@ def test_a_packaged_ensemble_scores_images_and_heatmaps_like_any_model(tmp_path,
     card = (out / "MODEL_CARD.md").read_text()
     assert f"{alone.name} {alone.version}" in card and "| overall |" in card  # members named, test figures measured
     crop = classifier.crop(rgb, scored.faces[0])
+    # the map is taken through both members, as their logits both make the score
+    assert classifier.config.heatmap_layers == tuple(f"m{i}_{alone.config.heatmap_layer}" for i in range(2))
     heat = GradCam(classifier.model, classifier.config.heatmap_layer)(crop[None])
     assert heat.shape == (1, 160, 160) and heat.max() > 0
