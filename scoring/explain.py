@@ -50,7 +50,6 @@ class GradCam:
         if len(shapes) > 1:
             raise ValueError(f"The heatmap layers {list(names)} have different grids {sorted(shapes)}; "
                              "name activations of one size, such as each member's last one.")
-        self.layer_names = names
         self._model = keras.Model(model.inputs, [*(layer.output for layer in layers), model.outputs[0]])
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
