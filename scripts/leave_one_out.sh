@@ -8,6 +8,9 @@
 # the two). SCHEDULE picks how long: "short"
 # (800 steps of 32 faces, 20-40 min a row on 2 cores: every row so far) or
 # "cpu" (scripts/cpu_schedule.sh, the recipe's own: about an hour a row).
+# ROWS picks which sources are left out: "sdfd" (the diffusion source), "nogan"
+# (every GAN: stylegan_ffhq and genphotos); both by default. The report covers
+# the rows run here and the shipped model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_training.sh
@@ -25,7 +28,12 @@ mid_fakes=(--fake-weights dfdc=0.14 lfw_faceswap=0.06 stylegan_ffhq=0.07 sdfd=0.
            reconstruction=0.36 self_blend=0.26)
 runs=()
 for recipe in ${RECIPES:-new old}; do
-    for left_out in "sdfd" "stylegan_ffhq genphotos"; do
+    for row in ${ROWS:-sdfd nogan}; do
+        case "$row" in
+            sdfd) left_out="sdfd" ;;
+            nogan) left_out="stylegan_ffhq genphotos" ;;
+            *) echo "ROWS holds sdfd or nogan, not ${row}" >&2; exit 2 ;;
+        esac
         out="runs/loso/${recipe}${tag}_without_${left_out// /_}.pt"
         extra=()
         case "$recipe" in

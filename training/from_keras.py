@@ -21,9 +21,11 @@ from training.model import _torch_blocks
 from training.torch_model import DeepfakeMobileNetV2
 
 
-def folded_weights(keras_path) -> dict:
-    """{torch conv key: (weight OIHW, bias)} and the head, from a folded .keras file."""
+def folded_weights(keras_path) -> tuple[dict, np.ndarray, np.ndarray, int]:
+    """{torch conv key: (weight OIHW, bias)}, the head and the working size, from a folded .keras file."""
     import keras
+
+    from training.model import inner_size
 
     model = keras.models.load_model(keras_path, compile=False)
     names = {layer.name for layer in model.layers}
@@ -37,14 +39,14 @@ def folded_weights(keras_path) -> dict:
             weight = kernel.transpose(3, 2, 0, 1)
         out[conv_key] = (weight, bias, bn_key)
     head_w, head_b = model.get_layer("fake_probability").get_weights()
-    return out, head_w.T, head_b
+    return out, head_w.T, head_b, inner_size(model)
 
 
 @torch.no_grad()
 def port(keras_path, calibration_crops: np.ndarray) -> DeepfakeMobileNetV2:
     """The Keras net in PyTorch: same scores in eval mode, BatchNorm statistics from these crops."""
-    convs, head_w, head_b = folded_weights(keras_path)
-    net = DeepfakeMobileNetV2()
+    convs, head_w, head_b, inner = folded_weights(keras_path)
+    net = DeepfakeMobileNetV2(inner_size=inner)
     state = net.state_dict()
     for conv_key, (weight, bias, bn_key) in convs.items():
         state[f"{conv_key}.weight"] = torch.from_numpy(weight.copy())
@@ -97,7 +99,8 @@ def main(argv=None):
     net = port(args.keras_model, train.images[np.sort(rows)])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), args.out)
-    print(f"{args.keras_model} -> {args.out}")
+    # training.train --init builds its net from its own recipe: say the size this one works at
+    print(f"{args.keras_model} -> {args.out}" + (f" (train on with --inner-size {net.inner_size})" if net.inner_size else ""))
 
 
 if __name__ == "__main__":

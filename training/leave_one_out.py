@@ -27,8 +27,7 @@ from training.calibrate import auc_by_source, choose_threshold
 from training.config import TrainConfig
 from training.crops import load_split
 from training.prepare import cache_path
-from training.torch_model import DeepfakeMobileNetV2
-from training.train import FAKE, REAL, load_state, val_scores
+from training.train import FAKE, REAL, load_run, val_scores
 
 SPLITS = ("val", "test")
 
@@ -36,8 +35,7 @@ SPLITS = ("val", "test")
 def torch_run(weights: Path) -> tuple[str, list, dict, callable]:
     """A training.train run: its name, left-out sources, summary and scorer."""
     summary = json.loads(weights.with_suffix(".json").read_text())
-    net = DeepfakeMobileNetV2()
-    net.load_state_dict(load_state(weights))
+    net = load_run(weights)
     net.eval()
     return weights.stem, list(summary["config"].get("leave_out", [])), summary, lambda crops: val_scores(net, crops, torch.device("cpu"))
 

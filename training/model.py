@@ -13,6 +13,7 @@ from keras import layers
 from training.architecture import BN_EPS, IMAGENET_MEAN, IMAGENET_STD, INVERTED_RESIDUALS, imagenet_weights_path
 
 LAST_CONV = "features_18_relu"  # the activation Grad-CAM heatmaps are taken from
+INNER_RESIZE = "inner_resize"  # the layer that takes the crop to the network's working size
 
 
 def _conv_bn(x, filters, kernel, stride, name, depthwise=False, relu=True, batchnorm=True):
@@ -31,10 +32,12 @@ def _conv_bn(x, filters, kernel, stride, name, depthwise=False, relu=True, batch
     return x
 
 
-def build_classifier(image_size: int, dropout: float = 0.2, batchnorm: bool = True) -> keras.Model:
+def build_classifier(image_size: int, dropout: float = 0.2, batchnorm: bool = True, inner_size: int = 0) -> keras.Model:
     """MobileNetV2 (width 1.0) with one sigmoid output: P(fake).
 
     batchnorm=False builds the inference layout that fold_batchnorm fills.
+    inner_size: the crop is resized to it (bilinear, half-pixel centres, as
+    training.torch_model) before the first convolution; 0 keeps image_size.
     """
     bn = {"batchnorm": batchnorm}
     inputs = keras.Input((image_size, image_size, 3), name="image")
@@ -42,6 +45,8 @@ def build_classifier(image_size: int, dropout: float = 0.2, batchnorm: bool = Tr
     x = layers.Normalization(
         mean=list(IMAGENET_MEAN), variance=[s * s for s in IMAGENET_STD], name="imagenet_norm"
     )(x)
+    if inner_size and inner_size != image_size:
+        x = layers.Resizing(inner_size, inner_size, interpolation="bilinear", name=INNER_RESIZE)(x)
     x = _conv_bn(x, 32, 3, 2, "features_0", **bn)
     channels, block = 32, 1
     for t, c, n, s in INVERTED_RESIDUALS:
@@ -122,6 +127,12 @@ def load_torchvision_state(model: keras.Model, state: dict, head: bool = True) -
     return copied
 
 
+def inner_size(model: keras.Model) -> int:
+    """The side the model resizes its input to before the first convolution; 0 when it does not."""
+    names = {layer.name for layer in model.layers}
+    return model.get_layer(INNER_RESIZE).height if INNER_RESIZE in names else 0
+
+
 def fold_batchnorm(model: keras.Model) -> keras.Model:
     """The same classifier with every BatchNorm folded into the convolution before it.
 
@@ -135,7 +146,7 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
     """
     size = model.input_shape[1]
     dropout = model.get_layer("dropout").rate
-    folded = build_classifier(size, dropout, batchnorm=False)
+    folded = build_classifier(size, dropout, batchnorm=False, inner_size=inner_size(model))
     if not any(isinstance(layer, layers.BatchNormalization) for layer in model.layers):
         folded.set_weights(model.get_weights())
         return folded

@@ -36,7 +36,7 @@ def keras_network(weights: Path, cfg: TrainConfig):
 
     from training.model import build_classifier, fold_batchnorm, load_torchvision_state
 
-    model = build_classifier(cfg.image_size, cfg.dropout)
+    model = build_classifier(cfg.image_size, cfg.dropout, inner_size=cfg.inner_size)
     state = torch.load(weights, map_location="cpu")
     load_torchvision_state(model, {k: v.numpy() for k, v in state.items()})
     return fold_batchnorm(model)

@@ -8,6 +8,7 @@ than from torchvision: the same layout table as the Keras model
 """
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from training.architecture import BN_EPS, IMAGENET_MEAN, IMAGENET_STD, INVERTED_RESIDUALS
@@ -39,10 +40,16 @@ class InvertedResidual(nn.Module):
 
 
 class DeepfakeMobileNetV2(nn.Module):
-    """uint8 RGB NCHW in, P(fake) logit out; scaling and ImageNet normalisation inside."""
+    """uint8 RGB NCHW in, P(fake) logit out; scaling, ImageNet normalisation and any resize inside.
 
-    def __init__(self, dropout: float = 0.2):
+    inner_size: the side the crop is resized to before the first convolution
+    (bilinear, half-pixel centres: Keras' Resizing and TF.js' resizeBilinear
+    compute the same); 0 keeps the crop's own size.
+    """
+
+    def __init__(self, dropout: float = 0.2, inner_size: int = 0):
         super().__init__()
+        self.inner_size = inner_size
         blocks, channels = [_conv_bn_relu(3, 32, 3, 2)], 32
         for t, c, n, s in INVERTED_RESIDUALS:
             for i in range(n):
@@ -62,6 +69,8 @@ class DeepfakeMobileNetV2(nn.Module):
 
     def forward(self, x):
         x = (x.float() - self.mean) / self.std
+        if self.inner_size and x.shape[-1] != self.inner_size:
+            x = F.interpolate(x, size=(self.inner_size, self.inner_size), mode="bilinear", align_corners=False)
         x = self.features(x).mean((2, 3))
         return self.classifier(x)[:, 0]
 

@@ -182,9 +182,17 @@ def load_state(path) -> dict:
     return torch.load(path, map_location="cpu")
 
 
+def load_run(path) -> DeepfakeMobileNetV2:
+    """A finished run's net, at the working size its recipe (RUN.json beside it) trained it at."""
+    summary = Path(path).with_suffix(".json")
+    recipe = json.loads(summary.read_text())["config"] if summary.is_file() else {}
+    net = DeepfakeMobileNetV2(inner_size=recipe.get("inner_size", 0))
+    net.load_state_dict(load_state(path))
+    return net
+
+
 def load_teacher(path, device) -> torch.nn.Module:
-    teacher = DeepfakeMobileNetV2()
-    teacher.load_state_dict(load_state(path))
+    teacher = load_run(path)
     return teacher.to(device).to(memory_format=torch.channels_last).eval().requires_grad_(False)
 
 
@@ -246,7 +254,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         print("no CUDA device: training on the CPU (hours at the default schedule; see scripts/train.sh)")
     torch.backends.cudnn.benchmark = True
 
-    model = DeepfakeMobileNetV2(cfg.dropout)
+    model = DeepfakeMobileNetV2(cfg.dropout, cfg.inner_size)
     if cfg.init:
         model.load_state_dict(load_state(cfg.init))
     elif cfg.weights != "random":

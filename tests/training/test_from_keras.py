@@ -11,9 +11,9 @@ from training.from_keras import port  # noqa: E402
 from training.model import build_classifier, fold_batchnorm, load_imagenet_weights  # noqa: E402
 
 
-def folded_keras(size: int, seed: int):
+def folded_keras(size: int, seed: int, inner_size: int = 0):
     """A folded classifier whose score depends on the face: ImageNet features, a random head."""
-    model = build_classifier(size)
+    model = build_classifier(size, inner_size=inner_size)
     load_imagenet_weights(model)
     model = fold_batchnorm(model)
     head = model.get_layer("fake_probability")
@@ -22,15 +22,16 @@ def folded_keras(size: int, seed: int):
     return model
 
 
-@pytest.mark.parametrize("size, seed", [(96, 0), (160, 1)])
-def test_ported_net_scores_like_the_keras_one(tmp_path, size, seed):
+@pytest.mark.parametrize("size, seed, inner_size", [(96, 0, 0), (160, 1, 0), (160, 1, 144)])
+def test_ported_net_scores_like_the_keras_one(tmp_path, size, seed, inner_size):
     path = tmp_path / "folded.keras"
-    keras_model = folded_keras(size, seed)
+    keras_model = folded_keras(size, seed, inner_size)
     keras_model.save(path)
     rng = np.random.default_rng(seed)
     calibration = rng.uniform(0, 255, (16, size, size, 3)).astype(np.float32)
     faces = rng.uniform(0, 255, (4, size, size, 3)).astype(np.float32)
     net = port(path, calibration)
+    assert net.inner_size == inner_size
     with torch.no_grad():
         ours = torch.sigmoid(net.eval()(torch.from_numpy(faces.transpose(0, 3, 1, 2).copy()))).numpy()
     theirs = keras_model(faces).numpy()[:, 0]

@@ -17,13 +17,13 @@ def tiny_run(cache, out, *extra) -> list[str]:
             "--batch-size", "8", "--warmup-steps", "1", "--workers", "0", *extra]
 
 
-def random_trained_net(seed: int, size: int):
+def random_trained_net(seed: int, size: int, inner_size: int = 0):
     """A net whose every BatchNorm and head weight is far from its initial value,
     so a port that dropped or mis-ordered any of them would change the scores."""
     from training.torch_model import DeepfakeMobileNetV2
 
     torch.manual_seed(seed)
-    net = DeepfakeMobileNetV2()
+    net = DeepfakeMobileNetV2(inner_size=inner_size)
     batchnorms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     for bn in batchnorms:
         bn.momentum = None  # running statistics = the mean over the batches below
@@ -37,18 +37,22 @@ def random_trained_net(seed: int, size: int):
 
 
 @pytest.mark.slow  # builds Keras models
-@pytest.mark.parametrize("size", [96, 160])
-def test_a_gpu_trained_net_scores_the_same_in_the_shipped_keras_layout(size):
-    from training.model import build_classifier, fold_batchnorm, load_torchvision_state
+@pytest.mark.parametrize("size, inner_size", [(96, 0), (160, 0), (160, 144)])
+def test_a_gpu_trained_net_scores_the_same_in_the_shipped_keras_layout(size, inner_size):
+    """A net trained at a smaller working size resizes its crop the same way in both frameworks."""
+    from training.model import build_classifier, fold_batchnorm, inner_size as inner_size_of, load_torchvision_state
 
-    net = random_trained_net(size, size)
+    net = random_trained_net(size, size, inner_size)
     images = np.random.default_rng(size).integers(0, 256, (3, size, size, 3), dtype=np.uint8)
     with torch.no_grad():
         theirs = torch.sigmoid(net(torch.from_numpy(images.transpose(0, 3, 1, 2).copy()))).numpy()
 
-    keras_model = build_classifier(size)
+    keras_model = build_classifier(size, inner_size=inner_size)
     copied = load_torchvision_state(keras_model, {k: v.numpy() for k, v in net.state_dict().items()})
-    ours = fold_batchnorm(keras_model).predict(images.astype(np.float32), verbose=0)[:, 0]
+    folded = fold_batchnorm(keras_model)
+    ours = folded.predict(images.astype(np.float32), verbose=0)[:, 0]
+
+    assert inner_size_of(folded) == inner_size
 
     assert copied == 52 * 5 + 2  # every convolution with its BatchNorm, and the head
     assert theirs.std() > 1e-3  # the images do not all score alike
@@ -103,6 +107,36 @@ def test_distillation_moves_the_student_towards_its_teachers(tmp_path, fixture_c
     before, teacher = mean_score(nets["student"]), mean_score(nets["teacher"])
     assert before < 0.1 < 0.9 < teacher
     assert mean_score(out) > before + 0.2
+
+
+@pytest.mark.slow  # trains
+def test_a_run_at_a_smaller_working_size_is_read_back_at_that_size(tmp_path, fixture_cache):
+    """--inner-size: the crop is resized inside the net; its report, its use as a
+    teacher and its packaged Keras network all score it at the size it trained at."""
+    from training import leave_one_out, train
+    from training.crops import load_split
+    from training.model import inner_size
+    from training.package import keras_network
+    from training.torch_model import DeepfakeMobileNetV2
+
+    start, out = tmp_path / "start.pt", tmp_path / "inner.pt"
+    torch.save(random_trained_net(4, TrainConfig().image_size).state_dict(), start)  # faces score apart
+    train.main(tiny_run(fixture_cache, out, "--inner-size", "96", "--epochs", "1", "--init", str(start)))
+    val = load_split(fixture_cache, "val")
+    net = train.load_run(out).eval()
+    assert net.inner_size == 96
+    with torch.no_grad():
+        ours = torch.sigmoid(net(torch.from_numpy(val.images.transpose(0, 3, 1, 2).copy()))).numpy()
+        full_size = DeepfakeMobileNetV2().eval()
+        full_size.load_state_dict(net.state_dict())
+        unresized = torch.sigmoid(full_size(torch.from_numpy(val.images.transpose(0, 3, 1, 2).copy()))).numpy()
+    assert np.abs(ours - unresized).max() > 1e-3  # the size changes the scores, so it has to be kept
+
+    *_, report_scores = leave_one_out.torch_run(out)
+    np.testing.assert_allclose(report_scores(val), ours, atol=1e-5)
+    keras_model = keras_network(out, TrainConfig(inner_size=96))
+    assert inner_size(keras_model) == 96
+    np.testing.assert_allclose(keras_model.predict(val.images.astype(np.float32), verbose=0)[:, 0], ours, atol=2e-4)
 
 
 @pytest.mark.parametrize("flag", ["--init", "--teachers"])
