@@ -235,10 +235,10 @@ def main(argv=None):
 
     shipped = Classifier(SHIPPED_MODEL_DIR)
     test_crops = load_split(cache_path(work, shipped.input_size, shipped.margin), "test")
-    trained, gpu_run = shipped.config.train_config, shipped.config.gpu_run
-    if gpu_run:  # the PyTorch trainer (model 1.3.0 on): batches of its own size, epochs as run
-        schedule = gpu_run.get("args", trained)  # 1.3.0 and 1.4.0 kept the schedule apart from train_config
-        steps = len(gpu_run["history"]) * (schedule["samples_per_epoch"] // schedule["batch_size"])
+    trained, run = shipped.config.train_config, shipped.config.training_run
+    if run:  # the PyTorch trainer (model 1.3.0 on): batches of its own size, epochs as run
+        schedule = run.get("args", trained)  # 1.3.0 and 1.4.0 kept the schedule apart from train_config
+        steps = len(run["history"]) * (schedule["samples_per_epoch"] // schedule["batch_size"])
         how = f"full schedule on a GPU, batch {schedule['batch_size']}"
         if schedule.get("teachers"):  # model 1.4.0 on: the steps are the student's, after its teachers' runs
             how += f", distilled from {len(schedule['teachers'])} such runs"

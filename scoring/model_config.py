@@ -29,10 +29,14 @@ RETIRED_KEYS = {
     # no model ever shipped with it on; only false is dropped, true is refused in from_dict
     "tta_flip": "mirror-image averaging: every scorer now runs one pass per face",
 }
+# keys older configs carry under another name: read as the new one, written under it
+RENAMED_KEYS = {
+    "gpu_run": "training_run",  # the run's record, whichever device trained it (1.5.0 ran on a CPU)
+}
 # the order config.json lists its keys in: what a model is, how to score with it, then records
 KEY_ORDER = ("name", "version", "sha256", "input_size", "input", "margin", "class_order", "output", "threshold",
              "uncertain_band", "greyscale", "heatmap_layer", "parameters", "val_metrics",
-             "train_config", "gpu_run")
+             "train_config", "training_run")
 FIX_HINT = "re-run the packaging step that writes config.json, or correct the file by hand"
 
 
@@ -87,7 +91,7 @@ class ModelConfig:
     # records of how the model was made and how it scored on val: shown, never used to score
     val_metrics: dict = field(default_factory=dict)
     train_config: dict = field(default_factory=dict)
-    gpu_run: dict | None = None
+    training_run: dict | None = None  # the trainer's record: best val AUC, minutes, each epoch's figures
 
     def __post_init__(self):
         self.validate()
@@ -140,6 +144,7 @@ class ModelConfig:
         """The config from parsed JSON; ModelConfigError on a missing, unknown or wrong key."""
         if not isinstance(data, dict):
             _fail("the file must hold one JSON object")
+        data = {RENAMED_KEYS.get(key, key): value for key, value in data.items()}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known - set(RETIRED_KEYS))
         if unknown:

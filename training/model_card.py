@@ -86,7 +86,7 @@ def calibration_and_results(model_dir: Path) -> list[str]:
 def write_candidate_card(model_dir: Path) -> Path:
     """MODEL_CARD.md of a packaged candidate: how its run went, val calibration, test figures."""
     config = ModelConfig.load(model_dir).to_dict()
-    recipe, run = config["train_config"], config["gpu_run"]
+    recipe, run = config["train_config"], config["training_run"]
     best = max(run["history"], key=lambda row: row["val_auc"])
     lines = [
         f"# Candidate: {config['name']} {config['version']}",

@@ -147,7 +147,7 @@ def package(weights, version: str, out, cache_dir: str | None = None, test_data=
         heatmap_layer=LAST_CONV,
         train_config=summary["config"],  # training.config.TrainConfig as the run used it
         # how the run went: best val AUC, minutes, every epoch (the key 1.3.0 and 1.4.0 use)
-        gpu_run={k: summary[k] for k in ("best_val_auc", "minutes", "history")},
+        training_run={k: summary[k] for k in ("best_val_auc", "minutes", "history")},
     )
     print(f"candidate {version} in {out}")
     if not skip_test:

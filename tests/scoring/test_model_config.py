@@ -31,6 +31,13 @@ def test_a_config_from_before_heatmap_layer_and_greyscale_reads_with_their_defau
     assert "face_detector" not in config.to_dict() and "tta_flip" not in config.to_dict()
 
 
+def test_a_config_from_before_training_run_reads_its_gpu_run_as_the_training_run():
+    old = {("gpu_run" if k == "training_run" else k): v for k, v in SHIPPED.items()}
+    config = ModelConfig.from_dict(old)
+    assert config.training_run == SHIPPED["training_run"]
+    assert list(config.to_dict())[-1] == "training_run" and "gpu_run" not in config.to_dict()
+
+
 def test_an_ensembles_heatmap_layers_round_trip_as_a_list(tmp_path):
     layers = ["m0_features_18_relu", "m1_features_18_relu"]
     ModelConfig.from_dict({**SHIPPED, "heatmap_layer": layers}).save(tmp_path)

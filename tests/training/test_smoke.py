@@ -40,8 +40,8 @@ def test_the_candidate_records_its_recipe_and_calibration(candidate):
     assert config["train_config"] == summary["config"]
     assert config["train_config"]["real_weights"] == {"dfdc": 0.6, "lfw_faceswap": 0.2, "stylegan_ffhq": 0.2}
     assert config["train_config"]["jpeg_quality"] == [40, 90]
-    assert [row["epoch"] for row in config["gpu_run"]["history"]] == [1, 2]
-    assert config["gpu_run"]["best_val_auc"] == max(row["val_auc"] for row in summary["history"])
+    assert [row["epoch"] for row in config["training_run"]["history"]] == [1, 2]
+    assert config["training_run"]["best_val_auc"] == max(row["val_auc"] for row in summary["history"])
     low, high = config["uncertain_band"]
     assert low <= config["threshold"] <= high
     grey_low, grey_high = config["greyscale"]["uncertain_band"]
