@@ -256,7 +256,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     model = DeepfakeMobileNetV2(cfg.dropout, cfg.inner_size)
     if cfg.init:
-        model.load_state_dict(load_state(cfg.init))
+        start = load_run(cfg.init)
+        if start.inner_size != cfg.inner_size:  # the weights fit any size; the scores do not carry over unchanged
+            print(f"{cfg.init} worked at {start.inner_size or cfg.image_size} px; this run works at "
+                  f"{cfg.inner_size or cfg.image_size} px (--inner-size)")
+        model.load_state_dict(start.state_dict())
     elif cfg.weights != "random":
         model.load_imagenet(cfg.weights or imagenet_weights_path())
     model = model.to(device).to(memory_format=torch.channels_last)

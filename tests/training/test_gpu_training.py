@@ -110,7 +110,7 @@ def test_distillation_moves_the_student_towards_its_teachers(tmp_path, fixture_c
 
 
 @pytest.mark.slow  # trains
-def test_a_run_at_a_smaller_working_size_is_read_back_at_that_size(tmp_path, fixture_cache):
+def test_a_run_at_a_smaller_working_size_is_read_back_at_that_size(tmp_path, fixture_cache, capsys):
     """--inner-size: the crop is resized inside the net; its report, its use as a
     teacher and its packaged Keras network all score it at the size it trained at."""
     from training import leave_one_out, train
@@ -122,6 +122,7 @@ def test_a_run_at_a_smaller_working_size_is_read_back_at_that_size(tmp_path, fix
     start, out = tmp_path / "start.pt", tmp_path / "inner.pt"
     torch.save(random_trained_net(4, TrainConfig().image_size).state_dict(), start)  # faces score apart
     train.main(tiny_run(fixture_cache, out, "--inner-size", "96", "--epochs", "1", "--init", str(start)))
+    assert f"{start} worked at 160 px; this run works at 96 px" in capsys.readouterr().out
     val = load_split(fixture_cache, "val")
     net = train.load_run(out).eval()
     assert net.inner_size == 96
