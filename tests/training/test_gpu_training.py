@@ -126,11 +126,12 @@ def test_a_run_at_a_smaller_working_size_is_read_back_at_that_size(tmp_path, fix
     val = load_split(fixture_cache, "val")
     net = train.load_run(out).eval()
     assert net.inner_size == 96
+    faces = torch.from_numpy(val.images.transpose(0, 3, 1, 2).copy())
     with torch.no_grad():
-        ours = torch.sigmoid(net(torch.from_numpy(val.images.transpose(0, 3, 1, 2).copy()))).numpy()
+        ours = torch.sigmoid(net(faces)).numpy()
         full_size = DeepfakeMobileNetV2().eval()
         full_size.load_state_dict(net.state_dict())
-        unresized = torch.sigmoid(full_size(torch.from_numpy(val.images.transpose(0, 3, 1, 2).copy()))).numpy()
+        unresized = torch.sigmoid(full_size(faces)).numpy()
     assert np.abs(ours - unresized).max() > 1e-3  # the size changes the scores, so it has to be kept
 
     *_, report_scores = leave_one_out.torch_run(out)
