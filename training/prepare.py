@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from training.crops import cached_pipeline, face_pipeline
+
 LABELS = {"real": 0, "fake": 1}
 
 
@@ -84,6 +86,7 @@ def prepare(manifest, cache_dir, size: int, margin: float, workers: int = 2) -> 
         sources=np.array([r["source"] for r in rows]),
         splits=np.array([r["split"] for r in rows]),
         paths=np.array([r["path"] for r in rows]),
+        pipeline=np.array(face_pipeline()),
     )
     print(f"{found.sum()} of {len(rows)} images have a face; crops in {out}")
     return out
@@ -103,8 +106,10 @@ def main():
     a = p.parse_args()
     cached = cache_path(a.cache_dir, a.size, a.margin)
     if cached.is_file() and not a.force:
-        print(f"{cached} exists: crops kept (--force crops again)")
-        return
+        if cached_pipeline(cached) == face_pipeline():
+            print(f"{cached} exists: crops kept (--force crops again)")
+            return
+        print(f"{cached} was cropped by another face pipeline (scoring/faces.py or its detector changed): cropping again")
     prepare(a.manifest, a.cache_dir, a.size, a.margin, a.workers)
 
 

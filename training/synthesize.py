@@ -21,6 +21,7 @@ import torch
 
 from training.autoencoders import UPSAMPLERS, train_autoencoder
 from training.config import TrainConfig
+from training.crops import cached_pipeline
 from training.prepare import cache_path
 from training.taef2 import TAEF2
 
@@ -76,7 +77,7 @@ def synthesize(cfg: TrainConfig, crop_cache, taef2_dir, counts: dict, out: Path)
         print(f"{kind}: {len(pick)} reconstructions in {time.time() - started:.0f} s")
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, images=fakes, rows=all_rows, autoencoders=np.array(kinds)[made_by],
-             splits=splits[all_rows], sources=sources[all_rows])
+             splits=splits[all_rows], sources=sources[all_rows], pipeline=np.array(cached_pipeline(crop_cache)))
     print(f"{len(all_rows)} reconstructions in {out}")
     return out
 
@@ -97,11 +98,13 @@ def main(argv=None):
     a = p.parse_args(argv)
     cfg.taef2_share, cfg.autoencoder_steps = a.taef2_share, a.autoencoder_steps
     out = synthetic_path(a.cache)
-    if out.is_file() and not a.force:
-        print(f"{out} exists: reconstructions kept (--force makes them again)")
-        return
     if not Path(a.cache).is_file():
         raise SystemExit(f"No face crops at {a.cache}: run python -m training.prepare first.")
+    if out.is_file() and not a.force:
+        if cached_pipeline(out) == cached_pipeline(a.cache):
+            print(f"{out} exists: reconstructions kept (--force makes them again)")
+            return
+        print(f"{out} was made from other face crops than {a.cache}'s: making them again")
     synthesize(cfg, a.cache, a.taef2_dir, {"train": a.train, "val": a.val}, out)
 
 

@@ -41,7 +41,7 @@ from training.architecture import imagenet_weights_path
 from training.augment_pil import augment
 from training.calibrate import auc_by_source
 from training.config import TrainConfig
-from training.crops import Crops, load_split
+from training.crops import Crops, cached_pipeline, load_split
 from training.prepare import cache_path
 from training.self_blend import self_blend
 from training.synthesize import synthetic_path
@@ -273,6 +273,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     reconstructions = load_reconstructions(synthetic, "train", cfg.autoencoders)
     if reconstructions is None and cfg.fake_weights.get("reconstruction"):
         raise SystemExit(f"No reconstructions at {synthetic}: run python -m training.synthesize first.")
+    if reconstructions is not None and cached_pipeline(synthetic) != cached_pipeline(cache):
+        raise SystemExit(f"{synthetic} was made from other face crops than {cache}'s: "
+                         "run python -m training.synthesize.")
     train_faces = TrainingFaces(train_crops, reconstructions, cfg)
     val_faces, val_groups = validation_faces(
         load_split(cache, "val"), load_reconstructions(synthetic, "val", cfg.autoencoders), cfg)
