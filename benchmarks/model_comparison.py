@@ -31,6 +31,26 @@ ARCHES = {
 }
 
 
+def shipped_schedule(trained: dict, run: dict | None) -> tuple[int, str]:
+    """The shipped model's training steps and how they ran, from its config's records.
+
+    The record names no device (1.3.0 and 1.4.0 ran on a GPU, 1.5.0 on a CPU),
+    so neither does the label.
+    """
+    if not run:  # both Keras CPU cycles (the second, on the folded net, from model 1.2.0 on)
+        steps = (trained["epochs"] + trained.get("polish_epochs", 0)) * trained["steps_per_epoch"]
+        return steps, f"full schedule, batch {trained['batch_size']}"
+    # the PyTorch trainer (model 1.3.0 on); 1.3.0 and 1.4.0 kept its arguments apart from train_config
+    schedule = run.get("args", trained)
+    epochs, per_epoch, batch = len(run["history"]), schedule["samples_per_epoch"], schedule["batch_size"]
+    init = schedule.get("init") or "imagenet"
+    start = "from ImageNet weights" if init == "imagenet" else f"fine-tuned from {Path(init).stem}"
+    how = f"{start}, {epochs} epochs of {per_epoch} faces, batch {batch}"
+    if schedule.get("teachers"):
+        how += f", distilled from {len(schedule['teachers'])} runs"
+    return epochs * (per_epoch // batch), how
+
+
 def build(name: str, size: int, init: str, cfg):
     import keras
 
@@ -235,16 +255,7 @@ def main(argv=None):
 
     shipped = Classifier(SHIPPED_MODEL_DIR)
     test_crops = load_split(cache_path(work, shipped.input_size, shipped.margin), "test")
-    trained, run = shipped.config.train_config, shipped.config.training_run
-    if run:  # the PyTorch trainer (model 1.3.0 on): batches of its own size, epochs as run
-        schedule = run.get("args", trained)  # 1.3.0 and 1.4.0 kept the schedule apart from train_config
-        steps = len(run["history"]) * (schedule["samples_per_epoch"] // schedule["batch_size"])
-        how = f"full schedule on a GPU, batch {schedule['batch_size']}"
-        if schedule.get("teachers"):  # model 1.4.0 on: the steps are the student's, after its teachers' runs
-            how += f", distilled from {len(schedule['teachers'])} such runs"
-    else:  # both CPU cycles (the second, on the folded net, from model 1.2.0 on), batch 32
-        steps = (trained["epochs"] + trained.get("polish_epochs", 0)) * trained["steps_per_epoch"]
-        how = f"full schedule, batch {trained['batch_size']}"
+    steps, how = shipped_schedule(shipped.config.train_config, shipped.config.training_run)
     rows.append(
         row(f"shipped {shipped.name} {shipped.version} ({how})", shipped.model, shipped.input_size,
             "imagenet", None, steps, test_crops)
