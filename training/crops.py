@@ -40,16 +40,20 @@ def face_pipeline() -> str:
 def cached_pipeline(cache_file) -> str:
     """The face pipeline a cache was made by ('' for caches from before it was recorded)."""
     with np.load(cache_file) as data:
-        return str(data["pipeline"]) if "pipeline" in data.files else ""
+        return _recorded_pipeline(data)
+
+
+def _recorded_pipeline(data) -> str:
+    return str(data["pipeline"]) if "pipeline" in data.files else ""
 
 
 def load_split(cache_file, split: str) -> Crops:
     """The crops of `split` ('train', 'val' or 'test') that have a face."""
-    if cached_pipeline(cache_file) != face_pipeline():
-        raise SystemExit(f"{cache_file} was cropped by another face pipeline than this checkout's "
-                         "(scoring/faces.py or its detector changed): run python -m training.prepare.")
-    data = np.load(cache_file)
-    keep = (data["splits"] == split) & data["found"]
-    if not keep.any():
-        raise SystemExit(f"{cache_file} holds no face crops for split {split!r}.")
-    return Crops(data["images"][keep], data["labels"][keep], data["sources"][keep], data["paths"][keep])
+    with np.load(cache_file) as data:
+        if _recorded_pipeline(data) != face_pipeline():
+            raise SystemExit(f"{cache_file} was cropped by another face pipeline than this checkout's "
+                             "(scoring/faces.py or its detector changed): run python -m training.prepare.")
+        keep = (data["splits"] == split) & data["found"]
+        if not keep.any():
+            raise SystemExit(f"{cache_file} holds no face crops for split {split!r}.")
+        return Crops(data["images"][keep], data["labels"][keep], data["sources"][keep], data["paths"][keep])

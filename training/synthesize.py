@@ -34,6 +34,11 @@ def synthetic_path(crop_cache) -> Path:
     return crop_cache.with_name("synthetic_" + crop_cache.name.removeprefix("crops_"))
 
 
+def made_from(synthetic, crop_cache) -> bool:
+    """Whether the reconstructions at `synthetic` were made from crops of the same face pipeline as `crop_cache`'s."""
+    return cached_pipeline(synthetic) == cached_pipeline(crop_cache)
+
+
 def choose_reals(splits, labels, sources, found, split: str, count: int, rng) -> np.ndarray:
     """Row indices of `count` real crops of `split`, as many from each source with reals as it has."""
     pools = {s: np.flatnonzero((splits == split) & (labels == 0) & found & (sources == s))
@@ -101,7 +106,7 @@ def main(argv=None):
     if not Path(a.cache).is_file():
         raise SystemExit(f"No face crops at {a.cache}: run python -m training.prepare first.")
     if out.is_file() and not a.force:
-        if cached_pipeline(out) == cached_pipeline(a.cache):
+        if made_from(out, a.cache):
             print(f"{out} exists: reconstructions kept (--force makes them again)")
             return
         print(f"{out} was made from other face crops than {a.cache}'s: making them again")

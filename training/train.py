@@ -41,10 +41,10 @@ from training.architecture import imagenet_weights_path
 from training.augment_pil import augment
 from training.calibrate import auc_by_source
 from training.config import TrainConfig
-from training.crops import Crops, cached_pipeline, load_split
+from training.crops import Crops, load_split
 from training.prepare import cache_path
 from training.self_blend import self_blend
-from training.synthesize import synthetic_path
+from training.synthesize import made_from, synthetic_path
 from training.torch_model import DeepfakeMobileNetV2
 
 
@@ -273,7 +273,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     reconstructions = load_reconstructions(synthetic, "train", cfg.autoencoders)
     if reconstructions is None and cfg.fake_weights.get("reconstruction"):
         raise SystemExit(f"No reconstructions at {synthetic}: run python -m training.synthesize first.")
-    if reconstructions is not None and cached_pipeline(synthetic) != cached_pipeline(cache):
+    if reconstructions is not None and not made_from(synthetic, cache):
         raise SystemExit(f"{synthetic} was made from other face crops than {cache}'s: "
                          "run python -m training.synthesize.")
     train_faces = TrainingFaces(train_crops, reconstructions, cfg)

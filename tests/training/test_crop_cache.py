@@ -57,3 +57,13 @@ def test_reconstructions_of_other_crops_are_made_again(tmp_path, fixture_cache, 
     assert cached_pipeline(synthesize.synthetic_path(cache)) == cached_pipeline(cache)
     synthesize.main(args)
     assert "reconstructions kept" in capsys.readouterr().out
+
+
+def test_training_refuses_reconstructions_of_other_crops(tmp_path, fixture_cache):
+    from training import synthesize, train
+
+    cache = shutil.copy(fixture_cache, tmp_path / fixture_cache.name)
+    copy_with_pipeline(synthesize.synthetic_path(fixture_cache), synthesize.synthetic_path(cache), "0123456789abcdef")
+    with pytest.raises(SystemExit, match="made from other face crops.*run python -m training.synthesize"):
+        train.main(["--cache-dir", str(tmp_path), "--weights", "random", "--out", str(tmp_path / "net.pt"),
+                    "--epochs", "1", "--samples-per-epoch", "8", "--batch-size", "8", "--workers", "0"])
