@@ -27,15 +27,17 @@ from training.calibrate import auc_by_source, choose_threshold
 from training.config import TrainConfig
 from training.crops import load_split
 from training.prepare import cache_path
-from training.train import FAKE, REAL, load_run, val_scores
+from training.train import FAKE, REAL, load_run, run_summary, val_scores
 
 SPLITS = ("val", "test")
 
 
 def torch_run(weights: Path) -> tuple[str, list, dict, callable]:
     """A training.train run: its name, left-out sources, summary and scorer."""
-    summary = json.loads(weights.with_suffix(".json").read_text())
-    net = load_run(weights)
+    summary = run_summary(weights)
+    if not summary:
+        raise SystemExit(f"No {weights.with_suffix('.json')} beside {weights}: pass a run written by training.train.")
+    net = load_run(weights, summary)
     net.eval()
     return weights.stem, list(summary["config"].get("leave_out", [])), summary, lambda crops: val_scores(net, crops, torch.device("cpu"))
 

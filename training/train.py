@@ -182,10 +182,15 @@ def load_state(path) -> dict:
     return torch.load(path, map_location="cpu")
 
 
-def load_run(path) -> DeepfakeMobileNetV2:
-    """A finished run's net, at the working size its recipe (RUN.json beside it) trained it at."""
+def run_summary(path) -> dict:
+    """What a run wrote beside its weights (RUN.json: its recipe and figures); {} where there is none."""
     summary = Path(path).with_suffix(".json")
-    recipe = json.loads(summary.read_text())["config"] if summary.is_file() else {}
+    return json.loads(summary.read_text()) if summary.is_file() else {}
+
+
+def load_run(path, summary: dict | None = None) -> DeepfakeMobileNetV2:
+    """A finished run's net, at the working size its recipe (`summary`, read from RUN.json if not given) trained it at."""
+    recipe = (run_summary(path) if summary is None else summary).get("config", {})
     net = DeepfakeMobileNetV2(inner_size=recipe.get("inner_size", 0))
     net.load_state_dict(load_state(path))
     return net

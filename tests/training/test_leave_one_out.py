@@ -1,4 +1,4 @@
-"""The leave-one-source-out report's ensembles: how two runs are scored as one."""
+"""The leave-one-source-out report: how two runs are scored as one, and what it says of a run it cannot read."""
 
 import numpy as np
 import pytest
@@ -30,3 +30,12 @@ def test_an_ensemble_holds_out_only_what_every_member_left_out(left_outs, held_o
     name, left_out, _, score = ensemble_run(members)
     assert name == "run0+run1" and left_out == held_out
     np.testing.assert_allclose(score(np.zeros(3)), [0.5, 0.5, 0.5], atol=1e-6)  # 0.2 and 0.8 cancel
+
+
+def test_weights_without_their_run_record_say_what_to_pass(tmp_path):
+    from training.leave_one_out import torch_run
+
+    weights = tmp_path / "net.pt"
+    weights.write_bytes(b"")
+    with pytest.raises(SystemExit, match="No .*net.json beside .*net.pt: pass a run written by training.train"):
+        torch_run(weights)
