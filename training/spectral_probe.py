@@ -5,7 +5,8 @@
 A linear probe, not a detector: a logistic regression on the log power
 spectrum of each image's centre crop at its native resolution (no face crop,
 no resize, which would erase an upsampler's periodic trace). Fit on the train
-split, scored on val + test, one row per way of making its fakes:
+split, scored on val + test against the reals of `--reals` (default: the
+source's own), one row per way of making its fakes:
 
 - supervised: the source's own fakes against its reals (the ceiling);
 - resampled: the same reals halved and upsampled again (nearest, bilinear,
@@ -100,8 +101,8 @@ def made_fakes(reals: list, how: str, taef2_dir, rng) -> tuple[np.ndarray, np.nd
     return np.stack(real), np.stack(fake)
 
 
-def report(manifest, source: str, against: list, taef2_dir, limit: int | None, seed: int = 0) -> list[tuple]:
-    """(fit on, scored on, AUC) rows for `source`'s fakes and each fake-only source in `against`, vs `source`'s reals."""
+def report(manifest, source: str, against: list, reals: list, taef2_dir, limit: int | None, seed: int = 0) -> list[tuple]:
+    """(fit on, scored on, AUC) rows for `source`'s fakes and each fake-only source in `against`, vs the reals of `reals`."""
     rows = read_manifest(manifest)
     rng = np.random.default_rng(seed)
 
@@ -110,14 +111,14 @@ def report(manifest, source: str, against: list, taef2_dir, limit: int | None, s
         return [np.asarray(Image.open(p).convert("RGB")) for p in picked[:limit]]
 
     train, held = ("train",), ("val", "test")
-    for src, label in [(source, "real"), (source, "fake"), *((name, "fake") for name in against)]:
+    for src, label in [*((name, "real") for name in reals), (source, "fake"), *((name, "fake") for name in against)]:
         if not any(r["source"] == src and r["label"] == label for r in rows):
-            raise SystemExit(f"{manifest} has no {label} images of source {src!r}: pass --source/--against "
+            raise SystemExit(f"{manifest} has no {label} images of source {src!r}: pass --source/--against/--reals "
                              "with sources its 'source' column names.")
     features = lambda imgs: np.stack([spectrum_features(rgb) for rgb in imgs])  # noqa: E731
-    test_real = features(images(source, "real", held))
+    test_real = features([rgb for name in reals for rgb in images(name, "real", held)])
     test_fakes = {name: features(images(name, "fake", held)) for name in [source, *against]}
-    train_reals = images(source, "real", train)
+    train_reals = [rgb for name in reals for rgb in images(name, "real", train)]
     out = [(f"{source} fakes vs reals (supervised)", source,
             probe_auc(features(train_reals), features(images(source, "fake", train)), test_real, test_fakes[source]))]
     for how, label in (("resampled", "reals vs the same reals halved and upsampled"),
@@ -132,15 +133,18 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--manifest", default=cfg.manifest, help="manifest.csv of the face data set")
     p.add_argument("--source", default="stylegan_ffhq", help="a source with both reals and fakes")
-    p.add_argument("--against", nargs="*", default=["sdfd"], help="fake-only sources also scored against its reals")
+    p.add_argument("--against", nargs="*", default=["sdfd"], help="fake-only sources also scored against the reals")
+    p.add_argument("--reals", nargs="*", default=None,
+                   help="sources whose reals the probes are fit on and scored against (default: --source alone)")
     p.add_argument("--taef2-dir", default=cfg.taef2_dir, help="folder with taef2_encoder.pth and taef2_decoder.pth")
     p.add_argument("--limit", type=int, default=None, help="at most this many images per source, label and split group")
     a = p.parse_args(argv)
     if not Path(a.manifest).is_file():
         raise SystemExit(f"No manifest at {a.manifest}: pass --manifest path/to/manifest.csv.")
+    reals = a.reals or [a.source]
     print("| fit on (train) | scored on (val + test) | AUC |\n|---|---|---|")
-    for fit_on, scored_on, auc in report(a.manifest, a.source, a.against, a.taef2_dir, a.limit):
-        print(f"| {fit_on} | {scored_on} fakes vs {a.source} reals | {auc:.3f} |")
+    for fit_on, scored_on, auc in report(a.manifest, a.source, a.against, reals, a.taef2_dir, a.limit):
+        print(f"| {fit_on} | {scored_on} fakes vs the reals of {', '.join(reals)} | {auc:.3f} |")
 
 
 if __name__ == "__main__":

@@ -57,5 +57,10 @@ def test_made_fakes_pair_each_real_with_one_made_from_it():
 
 
 def test_a_source_the_manifest_lacks_says_which_to_pass():
-    with pytest.raises(SystemExit, match="no fake images of source 'flux'.*--against"):
+    with pytest.raises(SystemExit, match="no fake images of source .flux.*--against"):
         spectral_probe.main(["--manifest", str(FIXTURES / "faces" / "manifest.csv"), "--against", "flux"])
+
+
+def test_reals_the_manifest_lacks_say_which_to_pass():
+    with pytest.raises(SystemExit, match="no real images of source 'ffhq'.*--reals"):
+        spectral_probe.main(["--manifest", str(FIXTURES / "faces" / "manifest.csv"), "--reals", "dfdc", "ffhq"])
