@@ -21,7 +21,6 @@ the made fakes alike (quality 75-95), so compression cannot stand in for the lab
 
 import argparse
 import io
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -139,11 +138,10 @@ def main(argv=None):
     p.add_argument("--taef2-dir", default=cfg.taef2_dir, help="folder with taef2_encoder.pth and taef2_decoder.pth")
     p.add_argument("--limit", type=int, default=None, help="at most this many images per source, label and split group")
     a = p.parse_args(argv)
-    if not Path(a.manifest).is_file():
-        raise SystemExit(f"No manifest at {a.manifest}: pass --manifest path/to/manifest.csv.")
     reals = a.reals or [a.source]
+    rows = report(a.manifest, a.source, a.against, reals, a.taef2_dir, a.limit)
     print("| fit on (train) | scored on (val + test) | AUC |\n|---|---|---|")
-    for fit_on, scored_on, auc in report(a.manifest, a.source, a.against, reals, a.taef2_dir, a.limit):
+    for fit_on, scored_on, auc in rows:
         print(f"| {fit_on} | {scored_on} fakes vs the reals of {', '.join(reals)} | {auc:.3f} |")
 
 
